@@ -1,0 +1,9 @@
+"""snyk-broker-operator: Snyk Broker tokens as Kubernetes custom resources.
+
+Layers, top to bottom (enforced by the import-linter contracts in pyproject.toml):
+``cli``/``__main__`` -> ``handlers`` (Kopf glue) -> ``adapters.snyk`` | ``adapters.kube`` (all I/O)
+-> ``reconcile`` (pure decisions) -> ``models`` (the API types, source of the CRD schema).
+``simulator`` is a stand-in for the Snyk API and shares no code with the operator.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The Kubernetes side: Secrets, workloads and events, through the synchronous client in a thread."""

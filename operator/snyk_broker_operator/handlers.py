@@ -1,0 +1,1 @@
+"""Kopf glue only: gather -> decide -> act -> status, one patch per reconcile."""
