@@ -1,0 +1,55 @@
+# The newcomer's entry points: `make demo` and `make test`. `.ci/run` calls `make test` and nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: test check lint types contracts unit control-plane cluster-up cluster-down demo demo-down bench generate clean
+
+# Reinstall whenever pyproject.toml changes; a fresh clone has no .venv, so this always runs there.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+control-plane:
+	@bash hack/build-control-plane.sh >/dev/null
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
+check: lint types contracts
+
+test: $(STAMP) control-plane check
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not cluster" tests/unit $(PYTEST_ARGS)
+
+demo: $(STAMP) control-plane
+	$(BIN)/python hack/demo.py
+
+demo-down: $(STAMP)
+	$(BIN)/python hack/demo.py down
+
+generate: $(STAMP)
+	$(BIN)/python -m snyk_broker_operator.models.crdgen crds
+
+cluster-up: control-plane
+	@hack/local-cluster up
+
+cluster-down:
+	@hack/local-cluster down
+
+clean: cluster-down
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,53 @@
+"""Fixtures shared by every tier.
+
+Unit tests use none of these. Integration tests take `kube_api` (a real client of a real API server) and
+`namespace` (one per test, deleted afterwards); the cluster comes from tests/support/cluster.py and is never faked.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client, config
+
+from support import cluster as cluster_support
+
+
+@pytest.fixture(scope="session")
+def kube_cluster() -> Iterator[cluster_support.Cluster]:
+    acquired = cluster_support.acquire()
+    try:
+        yield acquired
+    finally:
+        cluster_support.release(acquired)
+
+
+@pytest.fixture(scope="session")
+def kube_api(kube_cluster: cluster_support.Cluster) -> Iterator[client.ApiClient]:
+    api = config.new_client_from_config(config_file=str(kube_cluster.kubeconfig))
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, kube_api: client.ApiClient) -> Iterator[str]:
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"t-{slug}-{secrets.token_hex(3)}"
+    core = client.CoreV1Api(kube_api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name, propagation_policy="Background")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Anything that touches the cluster is marked, so `pytest -m "not cluster"` runs without one.
+    for item in items:
+        if {"kube_cluster", "kube_api", "namespace"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.cluster)

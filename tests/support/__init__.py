@@ -1,0 +1,1 @@
+"""Test support shared by the integration tiers: the local cluster handle and polling helpers."""
