@@ -86,7 +86,7 @@ def apply_samples(kubeconfig: str, simulator_url: str) -> None:
     ]
     kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": secrets}))
     connection = yaml.safe_load((SAMPLES / "10-snykconnection.yaml").read_text())
-    connection["spec"]["apiUrl"] = simulator_url
+    connection["spec"]["apiUrl"] = simulator_url.removesuffix("/v1")  # the API base; v1 lives under /v1
     kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps(connection))
     for sample in ("20-brokertoken-github.yaml", "30-brokertoken-gitlab-given.yaml"):
         kubectl(kubeconfig, "apply", "-f", str(SAMPLES / sample))
@@ -121,15 +121,23 @@ def summary(kubeconfig: str, simulator_url: str) -> None:
 
 
 def main() -> int:
-    STATE.mkdir(parents=True, exist_ok=True)
     stop_previous()
     say("bringing up the local cluster (the first run builds Kubernetes from source: many minutes)")
     kubeconfig = run(str(REPO / "hack" / "local-cluster"), "up").strip().splitlines()[-1]
+    STATE.mkdir(parents=True, exist_ok=True)  # inside the cluster's state directory, which `up` may reset
     say("starting the Snyk API simulator with the demo seed")
     simulator_url = start_simulator()
     say(f"simulator at {simulator_url}; installing the CRDs")
-    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds"))
+    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-k", str(REPO / "crds"))
+    kubectl(
+        kubeconfig,
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd",
+        "-l",
+        "app.kubernetes.io/part-of=snyk-broker-operator",
+    )
     say("applying the samples from deploy/samples/demo/")
     apply_samples(kubeconfig, simulator_url)
     say("starting the operator")

@@ -3,16 +3,114 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import sys
 from collections.abc import Sequence
 
-from snyk_broker_operator import __version__
+from snyk_broker_operator import __version__, runner, simulator
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snyk-broker-operator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(subcommands)
+    _add_simulate(subcommands)
     return parser
+
+
+def _add_run(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = subcommands.add_parser(
+        "run",
+        help="run the operator",
+        description="Run the operator against the cluster in KUBECONFIG (or the in-cluster service account).",
+    )
+    scope = run.add_mutually_exclusive_group(required=True)
+    scope.add_argument(
+        "-n", "--namespace", action="append", dest="namespaces", metavar="NS", help="watch this namespace (repeatable)"
+    )
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
+    run.add_argument(
+        "--operator-namespace",
+        default=None,
+        help="where ClusterSnykConnection API-token Secrets are read (default: the operator's own namespace)",
+    )
+    run.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG, else in-cluster)")
+    run.add_argument(
+        "--liveness", default=None, metavar="URL", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (tokens are never logged)")
+
+
+def _run_operator(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    options = runner.RunOptions(
+        namespaces=tuple(args.namespaces or ()),
+        all_namespaces=args.all_namespaces,
+        operator_namespace=args.operator_namespace or runner.operator_namespace_default(),
+        kubeconfig=args.kubeconfig,
+        liveness_endpoint=args.liveness,
+    )
+    try:
+        asyncio.run(runner.run(options))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _add_simulate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    simulate = subcommands.add_parser(
+        "simulate",
+        help="serve a simulated Snyk v1 API for tests and demos",
+        description="Serve a simulated Snyk v1 API (broker-token endpoints) from a seed file. "
+        "Prints one line, 'simulator listening on http://HOST:PORT/v1', then serves until SIGTERM/SIGINT. "
+        "Its admin API (/_sim) is unauthenticated: bind only where tests can reach it.",
+    )
+    simulate.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    simulate.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
+    simulate.add_argument(
+        "--seed",
+        default=str(simulator.shipped_seed_path()),
+        help="seed YAML file (default: the example seed shipped with the package)",
+    )
+    simulate.add_argument(
+        "--random-seed", type=int, default=None, help="make tokens, ids and errorRate faults reproducible"
+    )
+    simulate.add_argument(
+        "--rate-limit", type=int, default=None, help="requests per minute per API key (overrides the seed)"
+    )
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    if args.rate_limit is not None and args.rate_limit <= 0:
+        sys.stderr.write("snyk-broker-operator simulate: --rate-limit must be positive\n")
+        return 2
+    try:
+        simulator.run_forever(
+            seed_path=args.seed,
+            announce=_announce,
+            host=args.host,
+            port=args.port,
+            random_seed=args.random_seed,
+            rate_limit=args.rate_limit,
+        )
+    except simulator.SeedError as error:
+        sys.stderr.write(f"snyk-broker-operator simulate: {error}\n")
+        return 2
+    except OSError as error:
+        sys.stderr.write(f"snyk-broker-operator simulate: cannot listen on {args.host}:{args.port}: {error}\n")
+        return 1
+    return 0
+
+
+def _announce(line: str) -> None:
+    # Scripts read the URL from this line, so it goes to stdout and is flushed at once.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,4 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "run":
+        return _run_operator(args)
+    if args.command == "simulate":
+        return _run_simulate(args)
     return 0

@@ -1,0 +1,44 @@
+"""Kubernetes Events the operator records on its objects: explicit, meaningful ones only, never one per reconcile."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import secrets
+from typing import Any
+
+from kubernetes import client
+
+REPORTING_COMPONENT = "snyk-broker-operator"
+
+
+class EventRecorder:
+    def __init__(self, api: client.ApiClient) -> None:
+        self._core = client.CoreV1Api(api)
+
+    async def record(self, *, involved: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
+        metadata = involved["metadata"]
+        namespace = metadata.get("namespace") or "default"
+        now = datetime.datetime.now(datetime.UTC)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(name=f"{metadata['name']}.{secrets.token_hex(8)}", namespace=namespace),
+            involved_object=client.V1ObjectReference(
+                api_version=involved["apiVersion"],
+                kind=involved["kind"],
+                name=metadata["name"],
+                namespace=metadata.get("namespace"),
+                uid=metadata.get("uid"),
+                resource_version=metadata.get("resourceVersion"),
+            ),
+            reason=reason,
+            message=message[:1024],
+            type="Warning" if warning else "Normal",
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+            source=client.V1EventSource(component=REPORTING_COMPONENT),
+            reporting_component=REPORTING_COMPONENT,
+            reporting_instance=REPORTING_COMPONENT,
+            action=reason,
+        )
+        await asyncio.to_thread(self._core.create_namespaced_event, namespace, event)

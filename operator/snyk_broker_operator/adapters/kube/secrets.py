@@ -1,0 +1,86 @@
+"""Secrets over the Kubernetes API: read, create, server-side apply, delete, and orphan (drop our owner reference).
+
+The client is synchronous, so every call runs in a worker thread. Bodies are plain dicts built by
+`reconcile.manifests`; nothing here looks inside `data`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+FIELD_MANAGER = "snyk-broker-operator"
+
+
+class SecretStore:
+    def __init__(self, api: client.ApiClient) -> None:
+        self._api = api
+        self._core = client.CoreV1Api(api)
+
+    async def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+        def call() -> dict[str, Any] | None:
+            try:
+                secret = self._core.read_namespaced_secret(name, namespace)
+            except ApiException as error:
+                if error.status == 404:
+                    return None
+                raise
+            return dict(self._api.sanitize_for_serialization(secret))
+
+        return await asyncio.to_thread(call)
+
+    async def create(self, body: dict[str, Any]) -> None:
+        namespace = body["metadata"]["namespace"]
+        # The client accepts a plain dict body as well as its model classes; its annotations only name the model.
+        await asyncio.to_thread(
+            self._core.create_namespaced_secret, namespace, cast(Any, body), field_manager=FIELD_MANAGER
+        )
+
+    async def apply(self, body: dict[str, Any], *, resource_version: str | None = None) -> None:
+        """Server-side apply as `snyk-broker-operator`; with `resource_version`, only over that exact version."""
+        metadata = body["metadata"]
+        if resource_version:
+            body = {**body, "metadata": {**metadata, "resourceVersion": resource_version}}
+        await asyncio.to_thread(
+            self._core.patch_namespaced_secret,
+            metadata["name"],
+            metadata["namespace"],
+            body,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type="application/apply-patch+yaml",
+        )
+
+    async def delete(self, namespace: str, name: str) -> None:
+        def call() -> None:
+            try:
+                self._core.delete_namespaced_secret(name, namespace)
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+
+        await asyncio.to_thread(call)
+
+    async def orphan(self, namespace: str, name: str, owner_uid: str) -> None:
+        """Drop the owner reference to `owner_uid` so the garbage collector keeps the Secret."""
+
+        def call() -> None:
+            try:
+                secret = self._core.read_namespaced_secret(name, namespace)
+            except ApiException as error:
+                if error.status == 404:
+                    return
+                raise
+            metadata = cast(client.V1ObjectMeta, secret.metadata)
+            refs = metadata.owner_references or []
+            kept = [self._api.sanitize_for_serialization(r) for r in refs if r.uid != owner_uid]
+            if len(kept) == len(refs):
+                return
+            patch = {"metadata": {"ownerReferences": kept or None, "resourceVersion": metadata.resource_version}}
+            # A JSON merge patch replaces the list; a strategic merge patch would merge it by uid and keep ours.
+            self._core.patch_namespaced_secret(name, namespace, patch, _content_type="application/merge-patch+json")
+
+        await asyncio.to_thread(call)

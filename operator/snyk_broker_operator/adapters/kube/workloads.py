@@ -1,0 +1,56 @@
+"""Deployments and StatefulSets over the Kubernetes API: list a namespace's, and set one pod-template annotation.
+
+The annotation is written by server-side apply as field manager `snyk-broker-operator`, in an apply configuration
+that holds nothing else, so the operator owns exactly that one field and Argo CD or Flux keep owning the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kubernetes import client
+
+FIELD_MANAGER = "snyk-broker-operator"
+KINDS = ("Deployment", "StatefulSet")
+
+
+class Workloads:
+    def __init__(self, api: client.ApiClient) -> None:
+        self._api = api
+        self._apps = client.AppsV1Api(api)
+
+    async def list(self, namespace: str, *, label_selector: str | None = None) -> list[dict[str, Any]]:
+        def call() -> list[dict[str, Any]]:
+            selector = label_selector or ""
+            deployments = self._apps.list_namespaced_deployment(namespace, label_selector=selector)
+            stateful_sets = self._apps.list_namespaced_stateful_set(namespace, label_selector=selector)
+            found = []
+            for kind, listed in (("Deployment", deployments), ("StatefulSet", stateful_sets)):
+                for item in listed.items:
+                    body = dict(self._api.sanitize_for_serialization(item))
+                    body["kind"] = kind  # list items come without their kind
+                    found.append(body)
+            return found
+
+        return await asyncio.to_thread(call)
+
+    async def set_template_annotation(self, *, kind: str, namespace: str, name: str, key: str, value: str) -> None:
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": kind,
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"template": {"metadata": {"annotations": {key: value}}}},
+        }
+        patch = (
+            self._apps.patch_namespaced_deployment if kind == "Deployment" else self._apps.patch_namespaced_stateful_set
+        )
+        await asyncio.to_thread(
+            patch,
+            name,
+            namespace,
+            body,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type="application/apply-patch+yaml",
+        )

@@ -1,0 +1,84 @@
+"""Whether a (Cluster)SnykConnection's credentials work: one cheap call (GET /user/me), its result kept in status.
+
+The result is cached in the status itself: a check younger than CHECK_INTERVAL for the same generation is not
+repeated, so an operator restart makes no Snyk call for a healthy connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import pydantic
+from kubernetes.client.exceptions import ApiException
+
+from snyk_broker_operator.adapters import snyk as snyk_api
+from snyk_broker_operator.engine.connections import PLURALS, ConnectionUnusable
+from snyk_broker_operator.engine.dependencies import Dependencies
+from snyk_broker_operator.models import ClusterSnykConnection, SnykConnection, SnykConnectionStatus
+from snyk_broker_operator.models.enums import ConditionReason, ConditionType, ConnectionKind
+from snyk_broker_operator.reconcile import conditions
+
+logger = logging.getLogger(__name__)
+
+CHECK_INTERVAL = timedelta(minutes=15)
+RETRY_BROKEN = timedelta(minutes=1)
+
+
+async def check(body: Mapping[str, Any], kind: ConnectionKind, deps: Dependencies) -> tuple[float, bool]:
+    """Check when due; return (seconds until the next check, whether the connection is Ready)."""
+    now = deps.now()
+    model: type[SnykConnection | ClusterSnykConnection] = (
+        ClusterSnykConnection if kind is ConnectionKind.CLUSTER_SNYK_CONNECTION else SnykConnection
+    )
+    try:
+        resource = model.model_validate(dict(body))
+    except pydantic.ValidationError:
+        return RETRY_BROKEN.total_seconds(), False
+    meta, previous = resource.metadata, resource.status
+    ready_before = _ready(previous)
+    if previous and previous.checked_at and previous.observed_generation == meta.generation:
+        due = previous.checked_at + (CHECK_INTERVAL if ready_before else RETRY_BROKEN)
+        if due > now:
+            return (due - now).total_seconds(), ready_before
+    ok, reason, message = await _probe(kind, meta.name, meta.namespace or "", deps)
+    merged = conditions.merge(
+        previous.conditions if previous else None,
+        [conditions.Wanted(ConditionType.READY, ok, reason, message)],
+        generation=meta.generation or 0,
+        now=now,
+    )
+    new_status = SnykConnectionStatus(
+        observed_generation=meta.generation, conditions=merged, checked_at=now, message=message
+    )
+    try:
+        await deps.objects.patch_status(
+            plural=PLURALS[kind], name=meta.name, namespace=meta.namespace, status=new_status.to_json_dict()
+        )
+    except ApiException as error:
+        if error.status != 404:
+            raise
+    return (CHECK_INTERVAL if ok else RETRY_BROKEN).total_seconds(), ok
+
+
+async def _probe(kind: ConnectionKind, name: str, namespace: str, deps: Dependencies) -> tuple[bool, str, str]:
+    try:
+        client = await deps.connections.client_for(kind=kind, name=name, namespace=namespace)
+        credentials = await client.check_credentials()
+    except ConnectionUnusable as unusable:
+        return False, unusable.reason, unusable.message
+    except snyk_api.AuthenticationError as error:
+        return False, ConditionReason.AUTHENTICATION_FAILED, str(error)
+    except snyk_api.SnykError as error:
+        return False, ConditionReason.SNYK_UNAVAILABLE, str(error)
+    orgs = len(credentials.org_ids)
+    return True, ConditionReason.RECONCILED, f"credentials work; the API key sees {orgs} org(s)"
+
+
+def _ready(status: SnykConnectionStatus | None) -> bool:
+    for condition in (status.conditions or ()) if status else ():
+        if condition.type == ConditionType.READY:
+            return condition.status == "True"
+    return False

@@ -1,0 +1,100 @@
+"""From a BrokerToken's connectionRef to a ready SnykClient: read the connection and its API-token Secret.
+
+Clients are cached per (API URL, key): one httpx client per key, and one rate limiter per key shared by every
+BrokerToken using it, since Snyk's limit belongs to the key. A ClusterSnykConnection reads its Secret only from the
+operator's own namespace, so a namespaced user cannot point it at someone else's Secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pydantic
+from pydantic import SecretStr
+
+from snyk_broker_operator.adapters.kube.customobjects import CustomObjects
+from snyk_broker_operator.adapters.kube.secrets import SecretStore
+from snyk_broker_operator.adapters.snyk import LimiterRegistry, RetryPolicy, SnykClient
+from snyk_broker_operator.models import ClusterSnykConnection, SnykConnection, SnykConnectionSpec
+from snyk_broker_operator.models.enums import ConditionReason, ConnectionKind
+from snyk_broker_operator.reconcile import manifests
+
+# A reconcile must not sit in one Snyk call for minutes: give up after ~20 s and retry with backoff instead.
+OPERATOR_RETRY_POLICY = RetryPolicy(max_attempts=4, max_elapsed=20.0)
+
+PLURALS = {
+    ConnectionKind.SNYK_CONNECTION: "snykconnections",
+    ConnectionKind.CLUSTER_SNYK_CONNECTION: "clustersnykconnections",
+}
+
+
+class ConnectionUnusable(Exception):
+    """The connection cannot be used as it is; `message` says what the user must fix."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class Connections:
+    def __init__(self, *, objects: CustomObjects, secrets: SecretStore, operator_namespace: str) -> None:
+        self._objects = objects
+        self._secrets = secrets
+        self._operator_namespace = operator_namespace
+        self._limiters = LimiterRegistry()
+        self._clients: dict[tuple[str, str], SnykClient] = {}
+
+    async def spec_of(self, *, kind: ConnectionKind, name: str, namespace: str) -> SnykConnectionSpec:
+        cluster = kind is ConnectionKind.CLUSTER_SNYK_CONNECTION
+        body = await self._objects.read(plural=PLURALS[kind], name=name, namespace=None if cluster else namespace)
+        where = "" if cluster else f" in namespace {namespace!r}"
+        if body is None:
+            raise ConnectionUnusable(ConditionReason.CONNECTION_NOT_FOUND, f"{kind.value} {name!r} not found{where}")
+        model: type[SnykConnection | ClusterSnykConnection] = ClusterSnykConnection if cluster else SnykConnection
+        try:
+            return model.model_validate(body).spec
+        except pydantic.ValidationError as error:
+            raise ConnectionUnusable(
+                ConditionReason.CONNECTION_NOT_READY,
+                f"{kind.value} {name!r} is invalid: {error.error_count()} error(s)",
+            ) from None
+
+    async def client_for(self, *, kind: ConnectionKind, name: str, namespace: str) -> SnykClient:
+        spec = await self.spec_of(kind=kind, name=name, namespace=namespace)
+        secret_namespace = self._operator_namespace if kind is ConnectionKind.CLUSTER_SNYK_CONNECTION else namespace
+        ref = spec.api_token_secret_ref
+        secret = await self._secrets.read(secret_namespace, ref.name)
+        state = manifests.secret_state(secret, key=ref.effective_key)
+        if not state.exists:
+            raise ConnectionUnusable(
+                ConditionReason.CONNECTION_NOT_READY,
+                f"{kind.value} {name!r}: API token Secret {ref.name!r} not found in namespace {secret_namespace!r}",
+            )
+        if state.token is None or not state.token.get_secret_value():
+            raise ConnectionUnusable(
+                ConditionReason.CONNECTION_NOT_READY,
+                f"{kind.value} {name!r}: Secret {ref.name!r} has no key {ref.effective_key!r}",
+            )
+        return self._client(spec, state.token)
+
+    def _client(self, spec: SnykConnectionSpec, api_key: SecretStr) -> SnykClient:
+        # spec.apiUrl and the regions name the API's base; the v1 API lives under /v1 of it.
+        url = f"{spec.effective_api_url}/v1"
+        cache_key = (url, hashlib.sha256(api_key.get_secret_value().encode()).hexdigest())
+        budget = spec.effective_request_budget
+        limiter = self._limiters.for_key(
+            api_key,
+            requests_per_minute=budget.effective_requests_per_minute,
+            max_concurrency=budget.effective_max_concurrency,
+        )
+        client = self._clients.get(cache_key)
+        if client is None:
+            client = SnykClient(api_key=api_key, api_url=url, limiter=limiter, retry_policy=OPERATOR_RETRY_POLICY)
+            self._clients[cache_key] = client
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()

@@ -1,0 +1,115 @@
+"""The steps a reconcile can take, as plain values: `plan.decide` chooses them, the handler's executor runs them."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolveIntegration:
+    """Find the integration's id (from its type) or type (from its id) with one read call."""
+
+    org_id: str
+    integration_id: str | None
+    integration_type: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class EnableBroker:
+    """Enable broker on the integration and persist the token Snyk returns, before anything else happens."""
+
+    org_id: str
+    integration_id: str
+    integration_type: str
+    origin: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AdoptExistingToken:
+    """Copy the user-supplied token into custody (no Snyk call: a given token is never sent anywhere)."""
+
+    origin: str
+
+
+@dataclasses.dataclass(frozen=True)
+class InspectShareTarget:
+    """Look up whether another org already has an integration of this type."""
+
+    org_id: str
+    integration_type: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CloneIntegration:
+    """Clone the integration, with its broker token, into another org; the new id is persisted at once."""
+
+    org_id: str
+    integration_id: str
+    destination_org_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordShare:
+    """Persist what a look-up found: our clone (after an ambiguous clone call) or someone else's integration."""
+
+    destination_org_id: str
+    integration_id: str
+    ours: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteConsumerSecret:
+    """Create or repair the consumer Secret as a projection of custody."""
+
+    create: bool
+    repairs: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class RollConsumer:
+    """Put the token's fingerprint on a consumer's pod template, which rolls it onto the new token."""
+
+    kind: str
+    name: str
+    fingerprint: str
+
+
+Action = (
+    ResolveIntegration
+    | EnableBroker
+    | AdoptExistingToken
+    | InspectShareTarget
+    | CloneIntegration
+    | RecordShare
+    | WriteConsumerSecret
+    | RollConsumer
+)
+
+
+class StallReason(enum.StrEnum):
+    SECRET_CONFLICT = "SecretConflict"
+    SOURCE_SECRET_NOT_FOUND = "SourceSecretNotFound"
+    SOURCE_KEY_NOT_FOUND = "SourceKeyNotFound"
+    INVALID_TOKEN = "InvalidToken"
+    SHARE_NEEDS_PROVISION = "ShareNeedsProvision"
+
+
+@dataclasses.dataclass(frozen=True)
+class Stall:
+    """Nothing more can be done until the user changes something; `message` says what."""
+
+    reason: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    actions: tuple[Action, ...] = ()
+    stall: Stall | None = None
+    # Nothing to do yet, but something will be due in this many seconds (a rollout waiting for the token to settle).
+    wait_seconds: float | None = None
+
+    @property
+    def converged(self) -> bool:
+        return not self.actions and self.stall is None and self.wait_seconds is None

@@ -1,0 +1,139 @@
+"""Broker-client workloads that consume a token: which ones they are, what they run, and how their rollout stands.
+
+Pure functions over plain dicts (the API's JSON form of Deployments and StatefulSets). A workload consumes the
+Secret when its pod template references it (env secretKeyRef, envFrom secretRef, or a secret volume, in containers
+and init containers); `spec.consumers.selector`, when set, replaces that discovery with the selector.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from snyk_broker_operator.models.enums import ConsumerState
+
+FINGERPRINT_ANNOTATION = "snykbroker.dev/token-fingerprint"
+HA_MODE_ENV = "BROKER_HA_MODE_ENABLED"
+CLIENT_URL_ENV = "BROKER_CLIENT_URL"
+# Snyk allows at most this many broker clients on one token in high-availability mode.
+HA_CLIENT_LIMIT = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """What the operator needs to know about one consumer Deployment or StatefulSet."""
+
+    kind: str
+    name: str
+    generation: int
+    observed_generation: int
+    replicas: int
+    updated_replicas: int
+    available_replicas: int
+    total_replicas: int
+    fingerprint: str | None
+    deadline_exceeded: str | None
+    ha_mode: bool
+    client_urls: frozenset[str]
+
+
+def referenced_secrets(pod_spec: Mapping[str, Any]) -> set[str]:
+    """Names of the Secrets a pod template reads: env secretKeyRef, envFrom secretRef, secret and projected volumes."""
+    names: set[str | None] = set()
+    for container in [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]:
+        names.update(
+            ((e.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name") for e in container.get("env") or []
+        )
+        names.update((s.get("secretRef") or {}).get("name") for s in container.get("envFrom") or [])
+    for volume in pod_spec.get("volumes") or []:
+        names.add((volume.get("secret") or {}).get("secretName"))
+        names.update((p.get("secret") or {}).get("name") for p in (volume.get("projected") or {}).get("sources") or [])
+    return {name for name in names if name}
+
+
+def references_secret(pod_spec: Mapping[str, Any], secret_name: str) -> bool:
+    return secret_name in referenced_secrets(pod_spec)
+
+
+def workload_view(obj: Mapping[str, Any]) -> Workload:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    template = spec.get("template") or {}
+    pod_spec = template.get("spec") or {}
+    replicas = int(spec.get("replicas", 1))
+    env = [e for c in pod_spec.get("containers") or [] for e in c.get("env") or []]
+    values = {e.get("name"): e.get("value") for e in env if "value" in e}
+    client_url = values.get(CLIENT_URL_ENV)
+    deadline = next(
+        (
+            c.get("message") or "ProgressDeadlineExceeded"
+            for c in status.get("conditions") or []
+            if c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
+        ),
+        None,
+    )
+    return Workload(
+        kind=str(obj.get("kind", "Deployment")),
+        name=str(obj["metadata"]["name"]),
+        generation=int(obj["metadata"].get("generation", 0)),
+        observed_generation=int(status.get("observedGeneration", 0)),
+        replicas=replicas,
+        updated_replicas=int(status.get("updatedReplicas", 0)),
+        available_replicas=int(status.get("availableReplicas", status.get("readyReplicas", 0))),
+        total_replicas=int(status.get("replicas", 0)),
+        fingerprint=((template.get("metadata") or {}).get("annotations") or {}).get(FINGERPRINT_ANNOTATION),
+        deadline_exceeded=deadline,
+        ha_mode=str(values.get(HA_MODE_ENV, "")).lower() in {"true", "yes"},
+        client_urls=frozenset({str(client_url)} if client_url else set()),
+    )
+
+
+def state_of(workload: Workload, fingerprint: str) -> tuple[ConsumerState, str | None, str | None]:
+    """(state, reason, message) of one consumer with respect to the current token's fingerprint."""
+    if workload.fingerprint != fingerprint:
+        return ConsumerState.PENDING, "TokenChanged", "waiting to roll onto the current token"
+    if workload.observed_generation < workload.generation:
+        return ConsumerState.ROLLING_OUT, "RollingOut", "the controller has not seen the new pod template yet"
+    if workload.deadline_exceeded is not None:
+        return ConsumerState.FAILED, "ProgressDeadlineExceeded", workload.deadline_exceeded
+    done = (
+        workload.updated_replicas >= workload.replicas
+        and workload.available_replicas >= workload.replicas
+        and workload.total_replicas <= workload.replicas
+    )
+    if done:
+        return ConsumerState.CURRENT, None, None
+    return (
+        ConsumerState.ROLLING_OUT,
+        "RollingOut",
+        f"{workload.updated_replicas}/{workload.replicas} updated, {workload.available_replicas} available",
+    )
+
+
+def ha_clients(workloads: Iterable[Workload]) -> int:
+    return sum(w.replicas for w in workloads if w.ha_mode)
+
+
+def redundancy_warnings(workloads: Iterable[Workload]) -> list[tuple[str, str]]:
+    """(reason, message) for setups Snyk does not support: too many HA clients, or differing client URLs."""
+    workloads = list(workloads)
+    warnings = []
+    clients = ha_clients(workloads)
+    if clients > HA_CLIENT_LIMIT:
+        warnings.append(
+            (
+                "HAClientLimitExceeded",
+                f"{clients} broker clients share this token in high-availability mode; Snyk serves at most "
+                f"{HA_CLIENT_LIMIT} and the others keep retrying: reduce replicas or use another token",
+            )
+        )
+    urls = {url for w in workloads for url in w.client_urls}
+    if len(urls) > 1:
+        warnings.append(
+            (
+                "ClientURLMismatch",
+                f"redundant broker clients of this token use different {CLIENT_URL_ENV} values "
+                f"({', '.join(sorted(urls))}); Snyk requires them to be identical",
+            )
+        )
+    return warnings

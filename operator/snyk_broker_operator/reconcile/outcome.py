@@ -1,0 +1,30 @@
+"""How a reconcile ended, as a value: converged, stalled (the user must act) or failed (retry with backoff)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from snyk_broker_operator.reconcile.actions import Stall
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A step that failed for a reason that may pass (Snyk unavailable, rate limited, a conflict on write)."""
+
+    reason: str
+    message: str
+    retry_after: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    stall: Stall | None = None
+    failure: Failure | None = None
+    # True when the reconcile stopped with steps left (a step budget), so another pass is due at once.
+    pending: bool = False
+    # Nothing to do now, but a step falls due in this many seconds (a rollout waiting for the token to settle).
+    wait_seconds: float | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.stall is None and self.failure is None and not self.pending

@@ -1,0 +1,66 @@
+"""Runs the operator (`snyk-broker-operator run`): builds the shared runtime, configures Kopf, serves until stopped."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Sequence
+
+import kopf
+
+from snyk_broker_operator import handlers
+from snyk_broker_operator.adapters.kube import connect
+from snyk_broker_operator.engine.dependencies import Dependencies
+from snyk_broker_operator.engine.kicks import Kicks
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OPERATOR_NAMESPACE = "snyk-broker-operator"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    namespaces: Sequence[str] = ()
+    all_namespaces: bool = False
+    # Where ClusterSnykConnection API-token Secrets live (the namespace the operator runs in).
+    operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE
+    kubeconfig: str | None = None
+    liveness_endpoint: str | None = None
+
+
+def operator_namespace_default() -> str:
+    """In a Pod, the service account's namespace; else POD_NAMESPACE; else the documented default."""
+    try:
+        with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace", encoding="utf-8") as file:
+            return file.read().strip()
+    except OSError:
+        return os.environ.get("POD_NAMESPACE", DEFAULT_OPERATOR_NAMESPACE)
+
+
+async def run(options: RunOptions) -> None:
+    if options.kubeconfig:
+        # Kopf logs in through the kubernetes client, which reads KUBECONFIG: both must use the same cluster.
+        os.environ["KUBECONFIG"] = options.kubeconfig
+    api = connect.api_client(options.kubeconfig)
+    deps = Dependencies.build(api, operator_namespace=options.operator_namespace)
+    runtime = handlers.Runtime(deps=deps, kicks=Kicks())
+    settings = kopf.OperatorSettings()
+    handlers.configure(settings)
+    logger.info(
+        "Starting; watching %s; cluster connections read Secrets from namespace %r",
+        "all namespaces" if options.all_namespaces else ", ".join(options.namespaces),
+        options.operator_namespace,
+    )
+    try:
+        await kopf.operator(
+            settings=settings,
+            memo=kopf.Memo(runtime=runtime),
+            standalone=True,
+            clusterwide=options.all_namespaces,
+            namespaces=list(options.namespaces),
+            liveness_endpoint=options.liveness_endpoint,
+        )
+    finally:
+        await deps.connections.aclose()
+        connect.close(api)

@@ -1,0 +1,31 @@
+"""`make demo` runs to completion on a cluster of its own and shows what a newcomer should see."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support.cluster import REPO
+
+
+@pytest.mark.slow
+def test_make_demo_runs_to_completion_and_reports_ready_tokens(tmp_path: Path) -> None:
+    env = {**os.environ, "LOCAL_CLUSTER_DIR": str(tmp_path / "demo-cluster")}
+    try:
+        result = subprocess.run(
+            ["make", "demo"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
+        print(result.stdout[-4000:])
+        assert result.returncode == 0, result.stderr[-4000:]
+        out = result.stdout
+        assert re.search(r"brokertoken.snykbroker.dev/github\s+True", out)
+        assert re.search(r"brokertoken.snykbroker.dev/gitlab\s+True", out)
+        assert re.search(r"github\s+Secret github-broker-token\s+fingerprint sha256:[0-9a-f]{12}", out)
+        assert "00b1:Shared, 00b2:Shared" in out
+        assert "clone_integration x2" in out and "update_integration x1" in out
+    finally:
+        subprocess.run(["make", "demo-down"], cwd=REPO, env=env, capture_output=True, timeout=120, check=False)
