@@ -81,6 +81,7 @@ def apply_samples(kubeconfig: str, simulator_url: str) -> None:
     kubectl(kubeconfig, "apply", "-f", str(SAMPLES / "00-namespace.yaml"))
     secrets = [
         _secret("snyk-api-token", {"apiToken": DEMO_KEY}),
+        _secret("github-scm-token", {"token": "demo-github-token"}),
         # In real life a person pastes a token they were given; the demo makes one up.
         _secret("gitlab-given-token", {"token": str(uuid.uuid4())}),
     ]
@@ -90,6 +91,10 @@ def apply_samples(kubeconfig: str, simulator_url: str) -> None:
     kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps(connection))
     for sample in ("20-brokertoken-github.yaml", "30-brokertoken-gitlab-given.yaml"):
         kubectl(kubeconfig, "apply", "-f", str(SAMPLES / sample))
+    # The realistic broker client from deploy/samples: two HA replicas reading the github token's Secret.
+    broker = yaml.safe_load((REPO / "deploy" / "samples" / "broker-client-github.yaml").read_text())
+    broker["metadata"]["namespace"] = NAMESPACE
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps(broker))
 
 
 def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
@@ -99,7 +104,7 @@ def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
 
 def summary(kubeconfig: str, simulator_url: str) -> None:
     print()
-    print(kubectl(kubeconfig, "-n", NAMESPACE, "get", "brokertokens,snykconnections"))
+    print(kubectl(kubeconfig, "-n", NAMESPACE, "get", "brokertokens,snykconnections,deployments"))
     tokens = json.loads(kubectl(kubeconfig, "-n", NAMESPACE, "get", "brokertokens", "-o", "json"))["items"]
     for item in tokens:
         status = item.get("status", {})
@@ -147,7 +152,7 @@ def main() -> int:
         [PYTHON, "-m", "snyk_broker_operator", "run", "--namespace", NAMESPACE, "--operator-namespace", NAMESPACE],
         env=env,
     )
-    say("waiting for both BrokerTokens to be Ready")
+    say("waiting for both BrokerTokens to be Ready (the github one once its broker client rolled onto the token)")
     kubectl(kubeconfig, "-n", NAMESPACE, "wait", "--for=condition=Ready", "--timeout=90s", "brokertoken/github",
             "brokertoken/gitlab")  # fmt: skip
     summary(kubeconfig, simulator_url)

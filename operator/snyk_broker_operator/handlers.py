@@ -19,7 +19,7 @@ from snyk_broker_operator.engine import cleanup, connection_check, cycle, kicks
 from snyk_broker_operator.engine.dependencies import Dependencies
 from snyk_broker_operator.models.enums import ConnectionKind
 from snyk_broker_operator.reconcile import consumers
-from snyk_broker_operator.reconcile.desired import BROKER_TOKEN_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from snyk_broker_operator.reconcile.desired import BROKER_TOKEN_LABEL
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +45,9 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     # Our own events are explicit and meaningful; Kopf's per-handler events would be one per reconcile.
     settings.posting.enabled = False
-    # Only Secrets we manage are watched (server-side selector): unrelated Secrets cost no memory.
-    settings.watching.label_selectors["v1", "secrets"] = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
+    # Only Secrets labelled with a BrokerToken's name are watched (a server-side selector), so unrelated Secrets
+    # cost no memory: every Secret the operator writes, and any given token Secret its owner chose to label.
+    settings.watching.label_selectors["v1", "secrets"] = BROKER_TOKEN_LABEL
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
 
@@ -115,8 +116,9 @@ async def broker_token_changed(body: kopf.Body, type: str | None, memo: kopf.Mem
 
 @kopf.on.event("v1", "secrets")
 async def managed_secret_changed(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
-    # Only Secrets labelled as ours reach here (settings.watching.label_selectors): a deleted or edited consumer
-    # Secret wakes its BrokerToken, which restores it from custody.
+    # Only Secrets labelled with a BrokerToken's name reach here (settings.watching.label_selectors): a deleted or
+    # edited consumer Secret wakes its BrokerToken, which restores it from custody; an edited given Secret wakes
+    # the BrokerToken that takes its token.
     owner = meta.labels.get(BROKER_TOKEN_LABEL)
     if owner:
         _runtime(memo).kicks.kick((BROKER_TOKEN, meta.namespace or "", owner))

@@ -26,6 +26,8 @@ def test_make_demo_runs_to_completion_and_reports_ready_tokens(tmp_path: Path) -
         assert re.search(r"brokertoken.snykbroker.dev/gitlab\s+True", out)
         assert re.search(r"github\s+Secret github-broker-token\s+fingerprint sha256:[0-9a-f]{12}", out)
         assert "00b1:Shared, 00b2:Shared" in out
+        assert re.search(r"brokertoken.snykbroker.dev/github\s+True(\s+\S+){3}\s+1/1", out), "the client rolled"
+        assert re.search(r"deployment.apps/github-broker\s+2/2", out)
         assert "clone_integration x2" in out and "update_integration x1" in out
     finally:
         subprocess.run(["make", "demo-down"], cwd=REPO, env=env, capture_output=True, timeout=120, check=False)

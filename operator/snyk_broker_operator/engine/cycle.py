@@ -34,6 +34,8 @@ MAX_STEPS = 24
 RESYNC_SECONDS = 300.0
 # While consumers roll out, look again this often even if no workload event arrives.
 ROLLING_RESYNC_SECONDS = 10.0
+# A given token Secret is the user's, so it is not labelled for the watch unless they chose to: poll it.
+GIVEN_SECRET_RESYNC_SECONDS = 30.0
 
 
 async def reconcile(body: Mapping[str, Any], deps: Dependencies) -> float:
@@ -75,7 +77,9 @@ async def reconcile(body: Mapping[str, Any], deps: Dependencies) -> float:
     if outcome.wait_seconds is not None:
         return max(outcome.wait_seconds, 0.5)
     if outcome.settled:
-        return ROLLING_RESYNC_SECONDS if _rolling(new_status) else RESYNC_SECONDS
+        if _rolling(new_status):
+            return ROLLING_RESYNC_SECONDS
+        return GIVEN_SECRET_RESYNC_SECONDS if desired.source is SourceKind.EXISTING_SECRET else RESYNC_SECONDS
     if outcome.failure is not None and outcome.failure.retry_after:
         return max(outcome.failure.retry_after, 1.0)
     return status.backoff_seconds(new_status.failed_attempts or 1)

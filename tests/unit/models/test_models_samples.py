@@ -26,7 +26,12 @@ MODELS: dict[str, type[BaseModel]] = {
     "SnykConnection": SnykConnection,
     "ClusterSnykConnection": ClusterSnykConnection,
 }
-SAMPLES = sorted(path for path in SAMPLES_DIR.glob("*.yaml") if path.name != "kustomization.yaml")
+# Samples of our own kinds; deploy/samples also holds a broker-client Deployment that consumes a token.
+SAMPLES = sorted(
+    path
+    for path in SAMPLES_DIR.glob("*.yaml")
+    if path.name != "kustomization.yaml" and yaml.safe_load(path.read_text()).get("kind") in MODELS
+)
 
 
 def _load(name: str) -> dict[str, Any]:
