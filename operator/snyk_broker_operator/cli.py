@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from snyk_broker_operator import __version__, runner, simulator
+from snyk_broker_operator import __version__, rotate, runner, simulator
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run(subcommands)
+    _add_rotate(subcommands)
     _add_simulate(subcommands)
     return parser
 
@@ -41,6 +42,26 @@ def _add_run(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--liveness", default=None, metavar="URL", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (tokens are never logged)")
+
+
+def _add_rotate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rotate_parser = subcommands.add_parser(
+        "rotate",
+        help="rotate a BrokerToken's token now",
+        description="Request one rotation of a BrokerToken (sets the snykbroker.dev/rotate-requested-at annotation).",
+    )
+    rotate_parser.add_argument("name", help="the BrokerToken")
+    rotate_parser.add_argument("-n", "--namespace", default="default", help="its namespace (default: %(default)s)")
+    rotate_parser.add_argument("--wait", action="store_true", help="wait until the new token is in place")
+    rotate_parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait (default: %(default)s)")
+    rotate_parser.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG)")
+
+
+def _run_rotate(args: argparse.Namespace) -> int:
+    options = rotate.RotateOptions(
+        name=args.name, namespace=args.namespace, wait=args.wait, timeout=args.timeout, kubeconfig=args.kubeconfig
+    )
+    return asyncio.run(rotate.rotate(options))
 
 
 def _run_operator(args: argparse.Namespace) -> int:
@@ -121,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "run":
         return _run_operator(args)
+    if args.command == "rotate":
+        return _run_rotate(args)
     if args.command == "simulate":
         return _run_simulate(args)
     return 0

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 GROUP, VERSION = "snykbroker.dev", "v1alpha1"
 FINALIZER = "snykbroker.dev/finalizer"
+# Kopf's own bookkeeping (it writes none with only daemons and event handlers, but it must never kick a loop).
+KOPF_ANNOTATIONS = frozenset({f"{GROUP}/last-handled-configuration", "kopf.zalando.org/last-handled-configuration"})
 # A bug or an unreachable API server must not make a loop spin: wait this long before the next attempt.
 AFTER_CRASH_SECONDS = 30.0
 
@@ -67,7 +69,7 @@ def _key(kind: str, meta: kopf.Meta) -> kicks.Key:
 
 def _signature(body: kopf.Body) -> tuple[Any, ...]:
     """What a reconcile reacts to in the object itself: spec (via generation), annotations, deletion."""
-    annotations = tuple(sorted((k, v) for k, v in body.metadata.annotations.items() if not k.startswith(GROUP)))
+    annotations = tuple(sorted((k, v) for k, v in body.metadata.annotations.items() if k not in KOPF_ANNOTATIONS))
     return (body.metadata.get("generation"), annotations, body.metadata.get("deletionTimestamp"))
 
 

@@ -15,7 +15,7 @@ from kubernetes import client
 from snyk_broker_operator.simulator import SimulatorThread
 from support import snyk as world
 from support.cluster import REPO, Cluster
-from support.env import GROUP, VERSION, Env, assert_no_secret_leaked
+from support.env import GROUP, VERSION, Env, assert_no_secret_leaked, release_objects
 from support.operator import OperatorProcess
 
 
@@ -69,5 +69,8 @@ def env(
     try:
         yield environment
     finally:
-        operator.stop()
-    assert_no_secret_leaked(environment)
+        try:
+            assert_no_secret_leaked(environment)
+        finally:
+            release_objects(environment)
+            operator.stop()

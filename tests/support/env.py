@@ -122,3 +122,25 @@ def assert_no_secret_leaked(env: Env) -> None:
     for where, text in _texts_that_must_not_hold_secrets(env).items():
         for secret in secrets:
             assert secret not in text, f"a token or API key leaked into {where}"
+
+
+def release_objects(env: Env) -> None:
+    """Delete the test's BrokerTokens and connections while the operator still runs, so that it removes its
+    finalizers; any left after a grace period (the operator may be dead in a crash test) lose them by force."""
+    plurals = ("brokertokens", "snykconnections")
+    for plural in plurals:
+        env.objects.delete_collection_namespaced_custom_object(GROUP, VERSION, env.namespace, plural)
+
+    def remaining() -> list[tuple[str, str]]:
+        return [
+            (plural, item["metadata"]["name"])
+            for plural in plurals
+            for item in env.objects.list_namespaced_custom_object(GROUP, VERSION, env.namespace, plural)["items"]
+        ]
+
+    try:
+        wait_for(lambda: not remaining(), timeout=15 if env.operator.running else 0.1, what="finalizers released")
+    except AssertionError:
+        for plural, name in remaining():
+            body = {"metadata": {"finalizers": None}}
+            env.objects.patch_namespaced_custom_object(GROUP, VERSION, env.namespace, plural, name, body)

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from support.cluster import Cluster
@@ -25,15 +25,17 @@ class OperatorProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self) -> None:
+    def start(self, *, env: Mapping[str, str] | None = None) -> None:
+        """Start the operator; `env` adds variables for this run only (e.g. SBO_FAILPOINTS for crash tests)."""
         assert self._process is None, "already running"
         args = [sys.executable, "-m", "snyk_broker_operator", "run", "--verbose"]
         for namespace in self._namespaces:
             args += ["--namespace", namespace]
         args += ["--operator-namespace", self._operator_namespace]
-        env = {**os.environ, "KUBECONFIG": str(self._cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        environment = {**os.environ, "KUBECONFIG": str(self._cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        environment.update(env or {})
         log = self.log_path.open("ab")
-        self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=environment)
         log.close()
         self.starts += 1
 
@@ -54,9 +56,9 @@ class OperatorProcess:
                 self._process.wait()
         self._process = None
 
-    def restart(self, *, kill: bool = False) -> None:
+    def restart(self, *, kill: bool = False, env: Mapping[str, str] | None = None) -> None:
         self.stop(kill=kill)
-        self.start()
+        self.start(env=env)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -14,14 +14,21 @@ import pydantic
 from kubernetes.client.exceptions import ApiException
 
 from snyk_broker_operator.adapters import snyk as snyk_api
-from snyk_broker_operator.engine import executor
+from snyk_broker_operator.engine import context, executor
 from snyk_broker_operator.engine.connections import ConnectionUnusable
 from snyk_broker_operator.engine.dependencies import Dependencies
 from snyk_broker_operator.models import BrokerToken, BrokerTokenStatus
 from snyk_broker_operator.models.enums import ConditionReason, ConditionType, ConsumerState
 from snyk_broker_operator.reconcile import actions, consumers, manifests, plan, status, transitions
 from snyk_broker_operator.reconcile.consumers import Workload
-from snyk_broker_operator.reconcile.desired import Desired, SourceKind, custody_secret_name, from_resource
+from snyk_broker_operator.reconcile.desired import (
+    BROKER_TOKEN_LABEL,
+    Desired,
+    SourceKind,
+    custody_secret_name,
+    from_resource,
+    rotation_secret_name,
+)
 from snyk_broker_operator.reconcile.observed import Observed
 from snyk_broker_operator.reconcile.outcome import Failure, Outcome
 
@@ -48,7 +55,7 @@ async def reconcile(body: Mapping[str, Any], deps: Dependencies) -> float:
         return status.BACKOFF_CAP_SECONDS
     desired = from_resource(resource)
     observed = await gather(desired, resource, deps)
-    ctx = executor.StepContext(
+    ctx = context.StepContext(
         desired=desired,
         secrets=deps.secrets,
         workloads=deps.workloads,
@@ -61,8 +68,8 @@ async def reconcile(body: Mapping[str, Any], deps: Dependencies) -> float:
     )
     wrote = await _write_status(resource, new_status, deps)
     for reason, message, warning in transitions.notices(resource.status, new_status):
-        ctx.notices.append(executor.Notice(reason, message, warning=warning))
-    await _record_events(body, ctx.notices, resource.status, outcome, deps)
+        ctx.notices.append(context.Notice(reason, message, warning=warning))
+    await _record_events(body, ctx.notices, resource.status, outcome, deps, rotating=observed.rotation is not None)
     # Converged passes log at DEBUG only: a quiet BrokerToken stays quiet in the log as well.
     logger.log(
         logging.INFO if ctx.notices or wrote or not outcome.settled else logging.DEBUG,
@@ -74,12 +81,16 @@ async def reconcile(body: Mapping[str, Any], deps: Dependencies) -> float:
     )
     if outcome.pending:
         return 0.0
-    if outcome.wait_seconds is not None:
+    if outcome.wait_seconds is not None:  # a stall that is polled, or a step waiting on the cluster
         return max(outcome.wait_seconds, 0.5)
     if outcome.settled:
         if _rolling(new_status):
             return ROLLING_RESYNC_SECONDS
-        return GIVEN_SECRET_RESYNC_SECONDS if desired.source is SourceKind.EXISTING_SECRET else RESYNC_SECONDS
+        resync = GIVEN_SECRET_RESYNC_SECONDS if desired.source is SourceKind.EXISTING_SECRET else RESYNC_SECONDS
+        if new_status.next_rotation_at is not None:
+            # Wake up when the next scheduled rotation falls due (a moment after, so that it is due).
+            resync = min(resync, max((new_status.next_rotation_at - now).total_seconds() + 0.5, 0.5))
+        return resync
     if outcome.failure is not None and outcome.failure.retry_after:
         return max(outcome.failure.retry_after, 1.0)
     return status.backoff_seconds(new_status.failed_attempts or 1)
@@ -94,18 +105,45 @@ async def gather(desired: Desired, resource: BrokerToken, deps: Dependencies) ->
     if desired.source is SourceKind.EXISTING_SECRET and desired.existing_secret is not None:
         ref = desired.existing_secret
         source = manifests.secret_state(await deps.secrets.read(desired.namespace, ref.name), key=ref.key)
+    workloads = await gather_workloads(desired, deps)
+    rotation_record = manifests.parse_rotation(
+        await deps.secrets.read(desired.namespace, rotation_secret_name(desired.name)), key=desired.secret_key
+    )
+    bridges = tuple(
+        consumers.workload_view(w)
+        for w in workloads
+        if (w["metadata"].get("labels") or {}).get(manifests.BRIDGE_OF_LABEL)
+        and (w["metadata"].get("labels") or {}).get(BROKER_TOKEN_LABEL) == desired.name
+    )
     return Observed(
-        custody=custody, consumer=consumer, source=source, consumers=await gather_consumers(desired, resource, deps)
+        custody=custody,
+        consumer=consumer,
+        source=source,
+        consumers=select_consumers(desired, resource, workloads),
+        rotation=rotation_record,
+        bridges=bridges,
     )
 
 
-async def gather_consumers(desired: Desired, resource: BrokerToken, deps: Dependencies) -> tuple[Workload, ...]:
-    """Consumers: the selected workloads when spec.consumers.selector is set, else those referencing the Secret."""
+async def gather_workloads(desired: Desired, deps: Dependencies) -> list[dict[str, Any]]:
+    return await deps.workloads.list(desired.namespace)
+
+
+def select_consumers(desired: Desired, resource: BrokerToken, listed: list[dict[str, Any]]) -> tuple[Workload, ...]:
+    """Consumers: the workloads the selector picks when spec.consumers.selector is set, else those referencing the
+    Secret; never a rotation bridge."""
     selector = resource.spec.consumer_selector
-    listed = await deps.workloads.list(desired.namespace, label_selector=selector.to_query() if selector else None)
-    if selector is None:
-        listed = [w for w in listed if consumers.references_secret(_pod_spec(w), desired.secret_name)]
-    return tuple(sorted((consumers.workload_view(w) for w in listed), key=lambda w: (w.kind, w.name)))
+    chosen = []
+    for workload in listed:
+        labels = workload["metadata"].get("labels") or {}
+        if labels.get(manifests.BRIDGE_OF_LABEL):
+            continue
+        if selector is not None and not selector.matches(labels):
+            continue
+        if selector is None and not consumers.references_secret(_pod_spec(workload), desired.secret_name):
+            continue
+        chosen.append(consumers.workload_view(workload))
+    return tuple(sorted(chosen, key=lambda w: (w.kind, w.name)))
 
 
 def _pod_spec(workload: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -113,24 +151,26 @@ def _pod_spec(workload: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 async def converge(
-    desired: Desired, observed: Observed, ctx: executor.StepContext, resource: BrokerToken, deps: Dependencies
+    desired: Desired, observed: Observed, ctx: context.StepContext, resource: BrokerToken, deps: Dependencies
 ) -> tuple[Outcome, Observed]:
     ref = resource.spec.connection_ref
-    snyk = executor.SnykClientFactory(
+    snyk = context.SnykClientFactory(
         lambda: deps.connections.client_for(kind=ref.effective_kind, name=ref.name, namespace=desired.namespace)
     )
     for _ in range(MAX_STEPS):
         decision = plan.decide(desired, observed, now=ctx.now)
         if decision.stall is not None:
-            return Outcome(stall=decision.stall), observed
+            return Outcome(stall=decision.stall, wait_seconds=decision.wait_seconds), observed
         if not decision.actions:
             return Outcome(wait_seconds=decision.wait_seconds), observed
         try:
             for action in decision.actions:
                 observed = await executor.execute(action, observed, ctx, snyk)
-        except executor.StepFailed as failed:
+                if ctx.wait_seconds is not None:
+                    return Outcome(wait_seconds=ctx.wait_seconds), observed
+        except context.StepFailed as failed:
             return Outcome(failure=failed.failure), observed
-        except executor.StepStalled as stalled:
+        except context.StepStalled as stalled:
             return Outcome(stall=stalled.stall), observed
         except ConnectionUnusable as unusable:
             return Outcome(stall=actions.Stall(unusable.reason, unusable.message)), observed
@@ -187,15 +227,19 @@ async def _write_status(resource: BrokerToken, new_status: BrokerTokenStatus, de
 
 async def _record_events(
     body: Mapping[str, Any],
-    notices: list[executor.Notice],
+    notices: list[context.Notice],
     previous: BrokerTokenStatus | None,
     outcome: Outcome,
     deps: Dependencies,
+    *,
+    rotating: bool,
 ) -> None:
     notices = list(notices)
     stall = outcome.stall
     if stall is not None and not _was_stalled_the_same(previous, stall):
-        notices.append(executor.Notice(stall.reason, stall.message, warning=True))
+        notices.append(context.Notice(stall.reason, stall.message, warning=True))
+        if rotating:
+            notices.append(context.Notice("RotationFailed", stall.message, warning=True))
     for notice in notices:
         try:
             await deps.events.record(

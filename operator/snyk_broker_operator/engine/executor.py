@@ -8,70 +8,26 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from kubernetes.client.exceptions import ApiException
 
-from snyk_broker_operator.adapters.kube.secrets import SecretStore
-from snyk_broker_operator.adapters.kube.workloads import Workloads
 from snyk_broker_operator.adapters.snyk import AmbiguousError, IntegrationConflictError, SnykClient
+from snyk_broker_operator.engine import failpoints, rotation_steps
+from snyk_broker_operator.engine.context import (
+    Notice,
+    SnykClientFactory,
+    StepContext,
+    StepFailed,
+    StepStalled,
+    kube_failure,
+    persist_custody,
+)
 from snyk_broker_operator.models import fingerprint_of
 from snyk_broker_operator.reconcile import actions, consumers, manifests
-from snyk_broker_operator.reconcile.desired import Desired
 from snyk_broker_operator.reconcile.observed import Custody, Integration, Observed
-from snyk_broker_operator.reconcile.outcome import Failure
 
 logger = logging.getLogger(__name__)
-
-
-class StepFailed(Exception):
-    """A step failed for a reason that may pass: retry with backoff."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-
-
-class StepStalled(Exception):
-    """A step cannot succeed until the user changes something."""
-
-    def __init__(self, stall: actions.Stall) -> None:
-        super().__init__(stall.message)
-        self.stall = stall
-
-
-@dataclasses.dataclass(frozen=True)
-class Notice:
-    """An event worth recording on the BrokerToken."""
-
-    reason: str
-    message: str
-    warning: bool = False
-
-
-class SnykClientFactory:
-    """Resolves the Snyk client lazily: a BrokerToken that needs no Snyk call never reads its connection."""
-
-    def __init__(self, resolve: Callable[[], Awaitable[SnykClient]]) -> None:
-        self._resolve = resolve
-        self._client: SnykClient | None = None
-
-    async def get(self) -> SnykClient:
-        if self._client is None:
-            self._client = await self._resolve()
-        return self._client
-
-
-@dataclasses.dataclass
-class StepContext:
-    desired: Desired
-    secrets: SecretStore
-    workloads: Workloads
-    now: datetime
-    # Whether the status already showed a token: a consumer Secret created now is then a restoration.
-    had_token: bool
-    notices: list[Notice] = dataclasses.field(default_factory=list)
 
 
 async def execute(action: actions.Action, observed: Observed, ctx: StepContext, snyk: SnykClientFactory) -> Observed:
@@ -92,6 +48,15 @@ async def execute(action: actions.Action, observed: Observed, ctx: StepContext, 
             return await _write_consumer(action, observed, ctx)
         case actions.RollConsumer():
             return await _roll(action, observed, ctx)
+        case (
+            actions.BeginRotation()
+            | actions.ProvisionToken()
+            | actions.EnsureBridges()
+            | actions.SwitchToken()
+            | actions.PromoteProvisional()
+            | actions.FinishRotation()
+        ):
+            return await rotation_steps.run(action, observed, ctx, snyk)
     raise AssertionError(f"unknown action {action!r}")
 
 
@@ -125,8 +90,10 @@ async def _enable(action: actions.EnableBroker, observed: Observed, ctx: StepCon
         revision=max(1, previous.revision if previous else 0),
         clones=previous.clones if previous and previous.integration_id == action.integration_id else {},
         conflicts=previous.conflicts if previous and previous.integration_id == action.integration_id else {},
+        # A rotate-requested-at value already present when a token is first obtained asks for nothing more.
+        last_rotate_request=ctx.desired.rotation.requested,
     )
-    await _persist_custody(ctx, custody, existed=previous is not None)
+    await persist_custody(ctx, custody, existed=previous is not None)
     ctx.notices.append(
         Notice(
             "TokenIssued",
@@ -147,8 +114,9 @@ async def _adopt(action: actions.AdoptExistingToken, observed: Observed, ctx: St
         integration_type=None,
         issued_at=_timestamp(ctx.now),
         revision=(previous.revision if previous else 0) + 1,
+        last_rotate_request=ctx.desired.rotation.requested,
     )
-    await _persist_custody(ctx, custody, existed=previous is not None)
+    await persist_custody(ctx, custody, existed=previous is not None)
     ctx.notices.append(
         Notice("TokenAdopted", f"token {fingerprint_of(observed.source.token)} taken from {action.origin}")
     )
@@ -210,7 +178,7 @@ async def _record_share(action: actions.RecordShare, observed: Observed, ctx: St
                 warning=True,
             )
         )
-    await _persist_custody(ctx, custody, existed=True)
+    await persist_custody(ctx, custody, existed=True)
     return dataclasses.replace(observed, custody=custody)
 
 
@@ -224,7 +192,7 @@ async def _write_consumer(action: actions.WriteConsumerSecret, observed: Observe
         else:
             await ctx.secrets.apply(body)
     except ApiException as error:
-        raise StepFailed(_kube_failure(error, f"writing Secret {ctx.desired.secret_name!r}")) from None
+        raise StepFailed(kube_failure(error, f"writing Secret {ctx.desired.secret_name!r}")) from None
     if action.repairs or ctx.had_token:
         ctx.notices.append(
             Notice(
@@ -248,10 +216,12 @@ async def _roll(action: actions.RollConsumer, observed: Observed, ctx: StepConte
             value=action.fingerprint,
         )
     except ApiException as error:
-        raise StepFailed(_kube_failure(error, f"rolling {action.kind} {action.name!r}")) from None
+        raise StepFailed(kube_failure(error, f"rolling {action.kind} {action.name!r}")) from None
     ctx.notices.append(
         Notice("RolloutStarted", f"{action.kind} {action.name!r} is rolling onto token {action.fingerprint}")
     )
+    if observed.rotation is not None:
+        failpoints.hit("mid-rollout")
     rolled = tuple(
         dataclasses.replace(w, fingerprint=action.fingerprint, generation=w.generation + 1)
         if (w.kind, w.name) == (action.kind, action.name)
@@ -259,24 +229,6 @@ async def _roll(action: actions.RollConsumer, observed: Observed, ctx: StepConte
         for w in observed.consumers
     )
     return dataclasses.replace(observed, consumers=rolled)
-
-
-async def _persist_custody(ctx: StepContext, custody: Custody, *, existed: bool) -> None:
-    body = manifests.custody_secret(ctx.desired, custody)
-    try:
-        if existed:
-            await ctx.secrets.apply(body)
-        else:
-            await ctx.secrets.create(body)
-    except ApiException as error:
-        if error.status == 409 and not existed:
-            await ctx.secrets.apply(body)
-            return
-        raise StepFailed(_kube_failure(error, "writing the custody Secret")) from None
-
-
-def _kube_failure(error: ApiException, doing: str) -> Failure:
-    return Failure(reason="KubernetesError", message=f"{doing} failed: {error.status} {error.reason}")
 
 
 def _timestamp(moment: datetime) -> str:

@@ -58,7 +58,7 @@ DEFAULT_ROTATION_STRATEGY: Final = RotationStrategy.BRIDGE
 DEFAULT_DELETION_POLICY: Final = DeletionPolicy.RETAIN
 # Shorter intervals are refused: a rotation rolls every consumer, and one shorter than a minute could not even
 # finish before the next one. Anything under a day is for demos and tests; Snyk recommends 90 days (2160h).
-MIN_ROTATION_EVERY: Final = "1m"
+MIN_ROTATION_EVERY: Final = "10s"
 MIN_ROTATION_INTERVAL: Final = parse_go_duration(MIN_ROTATION_EVERY)
 MAX_SHARE_WITH: Final = 50
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from snyk_broker_operator.models.enums import RotationStrategy, RotationTrigger
+
 
 @dataclasses.dataclass(frozen=True)
 class ResolveIntegration:
@@ -75,6 +77,48 @@ class RollConsumer:
     fingerprint: str
 
 
+@dataclasses.dataclass(frozen=True)
+class BeginRotation:
+    """Record a new rotation (phase Provisioned, no token yet) before any Snyk call is made for it."""
+
+    strategy: RotationStrategy
+    trigger: RotationTrigger
+    request: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ProvisionToken:
+    """Ask Snyk for a provisional token and persist it in the rotation Secret the moment it arrives."""
+
+    org_id: str
+    integration_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class EnsureBridges:
+    """Run a bridge copy of each named consumer on the provisional token."""
+
+    consumers: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class SwitchToken:
+    """Make Snyk route to the provisional token (for every integration sharing the old one)."""
+
+    org_id: str
+    integration_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PromoteProvisional:
+    """Put the provisional token in custody (and so in the consumer Secret): the consumers roll onto it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FinishRotation:
+    """Delete the bridges and the rotation Secret."""
+
+
 Action = (
     ResolveIntegration
     | EnableBroker
@@ -84,6 +128,12 @@ Action = (
     | RecordShare
     | WriteConsumerSecret
     | RollConsumer
+    | BeginRotation
+    | ProvisionToken
+    | EnsureBridges
+    | SwitchToken
+    | PromoteProvisional
+    | FinishRotation
 )
 
 
@@ -93,6 +143,7 @@ class StallReason(enum.StrEnum):
     SOURCE_KEY_NOT_FOUND = "SourceKeyNotFound"
     INVALID_TOKEN = "InvalidToken"
     SHARE_NEEDS_PROVISION = "ShareNeedsProvision"
+    ROTATION_NEEDS_PROVISION = "RotationNeedsProvision"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +158,8 @@ class Stall:
 class Decision:
     actions: tuple[Action, ...] = ()
     stall: Stall | None = None
-    # Nothing to do yet, but something will be due in this many seconds (a rollout waiting for the token to settle).
+    # Nothing to do yet, but look again in this many seconds (a rollout waiting for the token to settle, a rotation
+    # waiting on pods). With a stall, the stall is reported but polled at this pace rather than backed off.
     wait_seconds: float | None = None
 
     @property

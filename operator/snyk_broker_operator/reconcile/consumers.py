@@ -36,6 +36,8 @@ class Workload:
     deadline_exceeded: str | None
     ha_mode: bool
     client_urls: frozenset[str]
+    # The workload as read, for building its bridge copy during a rotation.
+    source: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
 
 def referenced_secrets(pod_spec: Mapping[str, Any]) -> set[str]:
@@ -85,6 +87,7 @@ def workload_view(obj: Mapping[str, Any]) -> Workload:
         deadline_exceeded=deadline,
         ha_mode=str(values.get(HA_MODE_ENV, "")).lower() in {"true", "yes"},
         client_urls=frozenset({str(client_url)} if client_url else set()),
+        source=obj,
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from snyk_broker_operator.models import BrokerToken
 from snyk_broker_operator.models.enums import DeletionPolicy
+from snyk_broker_operator.reconcile.rotation import RotationIntent
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "snyk-broker-operator"
@@ -50,6 +51,7 @@ class Desired:
     secret_labels: Mapping[str, str]
     secret_annotations: Mapping[str, str]
     deletion_policy: DeletionPolicy
+    rotation: RotationIntent
 
 
 def without_gitops_tracking(items: Mapping[str, str]) -> dict[str, str]:
@@ -85,4 +87,18 @@ def from_resource(resource: BrokerToken) -> Desired:
         secret_labels=without_gitops_tracking(spec.effective_secret_labels),
         secret_annotations=without_gitops_tracking(spec.effective_secret_annotations),
         deletion_policy=spec.effective_deletion_policy,
+        rotation=RotationIntent(
+            every=spec.rotation_interval,
+            strategy=spec.effective_rotation_strategy,
+            requested=resource.rotate_requested_at,
+        ),
     )
+
+
+def rotation_secret_name(broker_token_name: str) -> str:
+    """The operator-only record of a rotation in progress, holding the provisional token."""
+    return f"{broker_token_name}-snykbroker-rotation"[:253]
+
+
+def bridge_name(consumer_name: str) -> str:
+    return f"{consumer_name}-snykbroker-bridge"[:253]

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pydantic import SecretStr
 
 from snyk_broker_operator.reconcile.consumers import Workload
+from snyk_broker_operator.reconcile.rotation import RotationRecord
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Custody:
     revision: int
     clones: Mapping[str, str] = dataclasses.field(default_factory=dict)
     conflicts: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # The last snykbroker.dev/rotate-requested-at value acted on (or already present when the token was obtained).
+    last_rotate_request: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,3 +70,6 @@ class Observed:
     ambiguous_clones: frozenset[str] = frozenset()
     # The Deployments and StatefulSets that consume the token.
     consumers: tuple[Workload, ...] = ()
+    # A rotation in progress, and the bridge Deployments it runs.
+    rotation: RotationRecord | None = None
+    bridges: tuple[Workload, ...] = ()

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from pydantic import SecretStr
 
 from snyk_broker_operator.models import fingerprint_of
-from snyk_broker_operator.reconcile import actions
+from snyk_broker_operator.models.enums import RotationPhase, RotationTrigger
+from snyk_broker_operator.reconcile import actions, rotation
 from snyk_broker_operator.reconcile.desired import (
     BROKER_TOKEN_LABEL,
     MANAGED_BY_LABEL,
@@ -54,7 +55,50 @@ def decide(desired: Desired, observed: Observed, *, now: datetime) -> actions.De
     step = _obtain_token(desired, observed) or _share(desired, observed) or _project(desired, observed)
     if step is not None:
         return actions.Decision(actions=(step,))
-    return _roll(observed, now=now)
+    rotating = _rotate(desired, observed, now=now)
+    return rotating if rotating is not None else _roll(observed, now=now)
+
+
+def _rotate(desired: Desired, observed: Observed, *, now: datetime) -> actions.Decision | None:
+    """The next rotation step, when one is due or in progress; None when rotation has nothing to say."""
+    custody = observed.custody
+    if custody is None or custody.token is None:
+        return None
+    record = observed.rotation
+    if record is None:
+        trigger = rotation.due(
+            intent=desired.rotation,
+            last_request=custody.last_rotate_request,
+            issued_at=_parse_time(custody.issued_at),
+            uid=desired.uid,
+            now=now,
+        )
+        if trigger is None:
+            return None
+        if desired.source is not SourceKind.PROVISION or custody.integration_id is None:
+            return actions.Decision(
+                stall=actions.Stall(
+                    actions.StallReason.ROTATION_NEEDS_PROVISION,
+                    "a rotation was requested, but a token from spec.source.existingSecretRef is never sent to "
+                    "Snyk: put the new token in that Secret instead, or use spec.source.provision",
+                )
+            )
+        request = desired.rotation.requested if trigger == RotationTrigger.ANNOTATION else None
+        begin = actions.BeginRotation(strategy=desired.rotation.strategy, trigger=trigger, request=request)
+        return actions.Decision(actions=(begin,))
+    if record.phase == RotationPhase.ROLLING_OUT:
+        rolling = _roll(observed, now=now)
+        if not rolling.converged:
+            return rolling
+    assert custody.integration_id is not None
+    return rotation.step(
+        record=record,
+        org_id=desired.org_id,
+        integration_id=custody.integration_id,
+        current_token=custody.token,
+        consumers=observed.consumers,
+        bridges=observed.bridges,
+    )
 
 
 def _roll(observed: Observed, *, now: datetime) -> actions.Decision:

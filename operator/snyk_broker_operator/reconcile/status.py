@@ -11,12 +11,19 @@ import math
 import re
 from datetime import datetime
 
-from snyk_broker_operator.models import BrokerTokenStatus, ConsumerStatus, SharedWithStatus, fingerprint_of
+from snyk_broker_operator.models import (
+    BrokerTokenStatus,
+    ConsumerStatus,
+    RotationStatus,
+    SharedWithStatus,
+    fingerprint_of,
+)
 from snyk_broker_operator.models.enums import ConditionReason, ConditionType, ConsumerKind, ConsumerState, ShareState
-from snyk_broker_operator.reconcile import conditions, consumers
+from snyk_broker_operator.reconcile import conditions, consumers, rotation
 from snyk_broker_operator.reconcile.desired import Desired
 from snyk_broker_operator.reconcile.observed import Custody, Observed
 from snyk_broker_operator.reconcile.outcome import Outcome
+from snyk_broker_operator.reconcile.rotation import RotationRecord
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 300.0
@@ -39,7 +46,8 @@ def compute_status(
 ) -> BrokerTokenStatus:
     custody = observed.custody if observed.custody and observed.custody.token else None
     consumer_statuses = _consumers(observed, custody)
-    failed = outcome.stall is not None or outcome.failure is not None
+    # A stall that is polled (a rotation waiting on pods) is a wait, not a failed attempt to back off from.
+    failed = outcome.failure is not None or (outcome.stall is not None and outcome.wait_seconds is None)
     previous_failures = (previous.failed_attempts or 0) if previous else 0
     failed_attempts = previous_failures + 1 if failed else 0
     last_failure_time = now if failed else (previous.last_failure_time if previous else None)
@@ -58,6 +66,13 @@ def compute_status(
         shared_with=_shared_with(desired, custody),
         consumers=consumer_statuses or None,
         consumers_ready=_ready_count(consumer_statuses) if custody else None,
+        rotation=_rotation(observed.rotation),
+        last_rotate_request=custody.last_rotate_request if custody else None,
+        next_rotation_at=rotation.next_rotation_at(
+            issued_at=_parse_time(custody.issued_at), intent=desired.rotation, uid=desired.uid
+        )
+        if custody
+        else None,
         failed_attempts=failed_attempts or None,
         last_failure_time=last_failure_time if failed_attempts else None,
     )
@@ -88,6 +103,18 @@ def _consumers(observed: Observed, custody: Custody | None) -> tuple[ConsumerSta
             )
         )
     return tuple(entries)
+
+
+def _rotation(record: RotationRecord | None) -> RotationStatus | None:
+    if record is None:
+        return None
+    return RotationStatus(
+        phase=record.phase,
+        strategy=record.strategy,
+        started_at=_parse_time(record.started_at),
+        provisional_fingerprint=fingerprint_of(record.token) if record.token else None,
+        trigger=record.trigger,
+    )
 
 
 def _ready_count(entries: tuple[ConsumerStatus, ...]) -> str:
@@ -149,6 +176,16 @@ def _wanted_conditions(
     rolling = _consumer_conditions(entries)
     if rolling is not None:
         return rolling
+    if observed.rotation is not None:
+        message = f"rotating ({observed.rotation.strategy.value}), phase {observed.rotation.phase.value}; the " + (
+            "current token keeps serving"
+        )
+        reason = ConditionReason.ROTATING
+        return [
+            conditions.Wanted(ConditionType.READY, True, reason, message),
+            conditions.Wanted(ConditionType.RECONCILING, True, reason, message),
+            conditions.Wanted(ConditionType.STALLED, False, reason, message),
+        ]
     message = _ready_message(desired, custody, len(entries))
     ready_reason: str = ConditionReason.RECONCILED
     warnings = consumers.redundancy_warnings(observed.consumers)

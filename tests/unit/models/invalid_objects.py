@@ -169,9 +169,9 @@ INVALID_OBJECTS: list[tuple[str, Object, str]] = [
         "spec.rotation.every in body should match",
     ),
     (
-        "a BrokerToken rotating every 30s (under the 1m minimum) is refused",
-        _broker_token("rotation-too-often", rotation={"every": "30s"}),
-        "spec.rotation.every must be at least 1m",
+        "a BrokerToken rotating every 5s (under the 10s minimum) is refused",
+        _broker_token("rotation-too-often", rotation={"every": "5s"}),
+        "spec.rotation.every must be at least 10s",
     ),
     (
         "a BrokerToken with an unknown rotation strategy is refused",
@@ -277,8 +277,8 @@ INVALID_UPDATES: list[tuple[str, Object, Object, str]] = [
 
 VALID_OBJECTS: list[tuple[str, Object]] = [
     (
-        "a BrokerToken rotating every 1m (the minimum) is accepted",
-        _broker_token("rotation-minimum", rotation={"every": "1m"}),
+        "a BrokerToken rotating every 10s (the minimum) is accepted",
+        _broker_token("rotation-minimum", rotation={"every": "10s"}),
     ),
     (
         "a BrokerToken rotating every 1h30m with InPlace is accepted",

@@ -161,9 +161,9 @@ def test_malformed_go_durations_are_refused(text: str) -> None:
         parse_go_duration(text)
 
 
-def test_the_minimum_rotation_interval_is_one_minute_in_code_and_in_the_cel_rule() -> None:
-    assert MIN_ROTATION_INTERVAL.total_seconds() == 60
-    assert "duration('1m')" in brokertoken.ROTATION_MINIMUM.rule
+def test_the_minimum_rotation_interval_is_ten_seconds_in_code_and_in_the_cel_rule() -> None:
+    assert MIN_ROTATION_INTERVAL.total_seconds() == 10
+    assert "duration('10s')" in brokertoken.ROTATION_MINIMUM.rule
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from snyk_broker_operator.models.enums import DeletionPolicy
+from snyk_broker_operator.models.enums import DeletionPolicy, RotationStrategy
 from snyk_broker_operator.reconcile import actions
 from snyk_broker_operator.reconcile.desired import (
     BROKER_TOKEN_LABEL,
@@ -26,6 +26,7 @@ from snyk_broker_operator.reconcile.plan import (
     is_uuid4,
     origin_of,
 )
+from snyk_broker_operator.reconcile.rotation import RotationIntent
 
 ORG = "11111111-1111-4111-8111-111111111111"
 OTHER_ORG = "22222222-2222-4222-8222-222222222222"
@@ -54,6 +55,7 @@ def desired(**changes: object) -> Desired:
         secret_labels={},
         secret_annotations={},
         deletion_policy=DeletionPolicy.RETAIN,
+        rotation=RotationIntent(every=None, strategy=RotationStrategy.BRIDGE, requested=None),
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
 
-from snyk_broker_operator.models.enums import DeletionPolicy
+from snyk_broker_operator.models.enums import DeletionPolicy, RotationStrategy
 from snyk_broker_operator.reconcile import actions, manifests, status
 from snyk_broker_operator.reconcile.desired import Desired, SourceKind, without_gitops_tracking
 from snyk_broker_operator.reconcile.observed import Custody, Observed, SecretState
 from snyk_broker_operator.reconcile.outcome import Failure, Outcome
+from snyk_broker_operator.reconcile.rotation import RotationIntent
 
 TOKEN = SecretStr("5a3f9c2e-8b1d-4e6f-9a7c-2d5e8f1b3c4a")
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
@@ -36,6 +37,7 @@ DESIRED = Desired(
     secret_labels={"team": "platform"},
     secret_annotations={},
     deletion_policy=DeletionPolicy.RETAIN,
+    rotation=RotationIntent(every=None, strategy=RotationStrategy.BRIDGE, requested=None),
 )
 CUSTODY = Custody(
     token=TOKEN,

@@ -42,3 +42,17 @@ class CustomObjects:
                 self._objects.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, body)
 
         await asyncio.to_thread(call)
+
+    async def patch_metadata(
+        self, *, plural: str, name: str, namespace: str | None, annotations: dict[str, str]
+    ) -> None:
+        """Merge-patch annotations onto one of our objects (never its spec)."""
+        body = {"metadata": {"annotations": annotations}}
+
+        def call() -> None:
+            if namespace is None:
+                self._objects.patch_cluster_custom_object(GROUP, VERSION, plural, name, body)
+            else:
+                self._objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body)
+
+        await asyncio.to_thread(call)

@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 FIELD_MANAGER = "snyk-broker-operator"
 KINDS = ("Deployment", "StatefulSet")
@@ -54,3 +55,26 @@ class Workloads:
             force=True,
             _content_type="application/apply-patch+yaml",
         )
+
+    async def apply_deployment(self, body: dict[str, Any]) -> None:
+        """Create or update a Deployment the operator owns (a rotation bridge), by server-side apply."""
+        metadata = body["metadata"]
+        await asyncio.to_thread(
+            self._apps.patch_namespaced_deployment,
+            metadata["name"],
+            metadata["namespace"],
+            body,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type="application/apply-patch+yaml",
+        )
+
+    async def delete_deployment(self, namespace: str, name: str) -> None:
+        def call() -> None:
+            try:
+                self._apps.delete_namespaced_deployment(name, namespace, propagation_policy="Background")
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+
+        await asyncio.to_thread(call)

@@ -1,0 +1,77 @@
+"""`snyk-broker-operator rotate NAME`: ask for one rotation (the rotate-requested-at annotation) and, with --wait,
+follow it until the new token is in place."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from snyk_broker_operator.adapters.kube import connect
+from snyk_broker_operator.adapters.kube.customobjects import CustomObjects
+from snyk_broker_operator.models import ROTATE_REQUESTED_AT_ANNOTATION
+
+PLURAL = "brokertokens"
+POLL_SECONDS = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RotateOptions:
+    name: str
+    namespace: str
+    wait: bool
+    timeout: float
+    kubeconfig: str | None = None
+
+
+def say(line: str) -> None:
+    # This is a command's output for a person or a script to read, not a log line.
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _done(body: dict[str, Any], request: str) -> bool:
+    status = body.get("status") or {}
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    return (
+        status.get("lastRotateRequest") == request
+        and not (status.get("rotation") or {})
+        and ready.get("status") == "True"
+    )
+
+
+async def rotate(options: RotateOptions) -> int:
+    api = connect.api_client(options.kubeconfig)
+    objects = CustomObjects(api)
+    try:
+        body = await objects.read(plural=PLURAL, name=options.name, namespace=options.namespace)
+        if body is None:
+            sys.stderr.write(f"BrokerToken {options.namespace}/{options.name} not found\n")
+            return 1
+        before = (body.get("status") or {}).get("tokenFingerprint")
+        request = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        await objects.patch_metadata(
+            plural=PLURAL,
+            name=options.name,
+            namespace=options.namespace,
+            annotations={ROTATE_REQUESTED_AT_ANNOTATION: request},
+        )
+        say(f"rotation requested for {options.namespace}/{options.name} ({ROTATE_REQUESTED_AT_ANNOTATION}={request})")
+        say(f"fingerprint before: {before}")
+        if not options.wait:
+            return 0
+        deadline = time.monotonic() + options.timeout
+        while time.monotonic() < deadline:
+            body = await objects.read(plural=PLURAL, name=options.name, namespace=options.namespace)
+            if body is not None and _done(body, request):
+                status = body["status"]
+                say(f"fingerprint after:  {status.get('tokenFingerprint')} (revision {status.get('revision')})")
+                return 0
+            await asyncio.sleep(POLL_SECONDS)
+        sys.stderr.write(f"timed out after {options.timeout:.0f}s waiting for the rotation to complete\n")
+        return 1
+    finally:
+        connect.close(api)
