@@ -156,7 +156,32 @@ def main() -> int:
     kubectl(kubeconfig, "-n", NAMESPACE, "wait", "--for=condition=Ready", "--timeout=90s", "brokertoken/github",
             "brokertoken/gitlab")  # fmt: skip
     summary(kubeconfig, simulator_url)
+    rotate(kubeconfig)
     return 0
+
+
+def rotate(kubeconfig: str) -> None:
+    """One Bridge rotation of the github token: a bridge client on the new token first, then the switch."""
+    print()
+    say("rotating the github token (strategy Bridge): snyk-broker-operator rotate github --wait")
+    env = {**os.environ, "KUBECONFIG": kubeconfig}
+    result = subprocess.run(
+        [PYTHON, "-m", "snyk_broker_operator", "rotate", "github", "-n", NAMESPACE, "--wait", "--timeout", "180"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print("  " + result.stdout.strip().replace("\n", "\n  "))
+    if result.returncode != 0:
+        raise SystemExit(f"demo: the rotation did not complete:\n{result.stderr}")
+    events = kubectl(
+        kubeconfig, "-n", NAMESPACE, "get", "events", "--field-selector", "involvedObject.name=github",
+        "--sort-by=.eventTime",
+        "-o", "jsonpath={range .items[*]}{.reason}{'\\n'}{end}",
+    )  # fmt: skip
+    story = [r for r in events.split() if r in {"RotationStarted", "BridgeReady", "TokenSwitched", "RotationCompleted"}]
+    print(f"  rotation events, in order: {' -> '.join(dict.fromkeys(story))}")
 
 
 def down() -> int:

@@ -28,6 +28,10 @@ def test_make_demo_runs_to_completion_and_reports_ready_tokens(tmp_path: Path) -
         assert "00b1:Shared, 00b2:Shared" in out
         assert re.search(r"brokertoken.snykbroker.dev/github\s+True(\s+\S+){3}\s+1/1", out), "the client rolled"
         assert re.search(r"deployment.apps/github-broker\s+2/2", out)
+        before = re.search(r"fingerprint before: (sha256:[0-9a-f]{12})", out)
+        after = re.search(r"fingerprint after:\s+(sha256:[0-9a-f]{12}) \(revision 2\)", out)
+        assert before and after and before.group(1) != after.group(1), "one rotation, with a new token"
+        assert "RotationStarted -> BridgeReady -> TokenSwitched -> RotationCompleted" in out
         assert "clone_integration x2" in out and "update_integration x1" in out
     finally:
         subprocess.run(["make", "demo-down"], cwd=REPO, env=env, capture_output=True, timeout=120, check=False)

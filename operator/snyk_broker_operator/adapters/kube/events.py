@@ -35,6 +35,8 @@ class EventRecorder:
             type="Warning" if warning else "Normal",
             first_timestamp=now,
             last_timestamp=now,
+            # Microseconds: events recorded in one pass (BridgeReady, then TokenSwitched) keep their order.
+            event_time=now,
             count=1,
             source=client.V1EventSource(component=REPORTING_COMPONENT),
             reporting_component=REPORTING_COMPONENT,
