@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from snyk_broker_operator.models.enums import DeletionPolicy, RotationStrategy
+from snyk_broker_operator.models.enums import DeletionPolicy, RotationStrategy, RotationTrigger
 from snyk_broker_operator.reconcile import actions
 from snyk_broker_operator.reconcile.desired import (
     BROKER_TOKEN_LABEL,
@@ -291,3 +291,21 @@ def test_uuid4_check_accepts_only_canonical_version_4_uuids() -> None:
     assert is_uuid4(TOKEN.get_secret_value())
     assert not is_uuid4("5A3F9C2E8B1D4E6F9A7C2D5E8F1B3C4A")
     assert not is_uuid4("")
+
+
+def test_a_new_rotate_request_begins_a_rotation_once_the_token_is_settled() -> None:
+    want = desired(rotation=RotationIntent(every=None, strategy=RotationStrategy.BRIDGE, requested="r1"))
+    (step,) = decide(want, converged(want), now=NOW).actions
+    assert step == actions.BeginRotation(
+        strategy=RotationStrategy.BRIDGE, trigger=RotationTrigger.ANNOTATION, request="r1"
+    )
+    handled = Observed(custody=custody_for(want, last_rotate_request="r1"), consumer=consumer_for(want), source=None)
+    assert decide(want, handled, now=NOW).converged
+
+
+def test_a_given_token_cannot_be_rotated_through_snyk() -> None:
+    want = existing(rotation=RotationIntent(every=None, strategy=RotationStrategy.BRIDGE, requested="r1"))
+    source = SecretState(exists=True, token=TOKEN)
+    observed = Observed(custody=custody_for(want), consumer=consumer_for(want), source=source)
+    decision = decide(want, observed, now=NOW)
+    assert decision.stall is not None and decision.stall.reason == actions.StallReason.ROTATION_NEEDS_PROVISION
