@@ -45,6 +45,12 @@ demo-down: $(STAMP)
 generate: $(STAMP)
 	$(BIN)/python -m snyk_broker_operator.models.crdgen crds
 
+# Figures go to bench/results/*.json; the scale benchmark needs the local cluster (it starts nothing else).
+bench: $(STAMP) control-plane
+	$(BIN)/python bench/snyk_client_throughput.py
+	hack/local-cluster up >/dev/null
+	$(BIN)/python bench/converge_at_scale.py
+
 cluster-up: control-plane
 	@hack/local-cluster up
 
