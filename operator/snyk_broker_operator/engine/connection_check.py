@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 import pydantic
-from kubernetes.client.exceptions import ApiException
 
 from snyk_broker_operator.adapters import snyk as snyk_api
+from snyk_broker_operator.adapters.kube.errors import KubeApiError
 from snyk_broker_operator.engine.connections import PLURALS, ConnectionUnusable
 from snyk_broker_operator.engine.dependencies import Dependencies
 from snyk_broker_operator.models import ClusterSnykConnection, SnykConnection, SnykConnectionStatus
@@ -57,7 +57,7 @@ async def check(body: Mapping[str, Any], kind: ConnectionKind, deps: Dependencie
         await deps.objects.patch_status(
             plural=PLURALS[kind], name=meta.name, namespace=meta.namespace, status=new_status.to_json_dict()
         )
-    except ApiException as error:
+    except KubeApiError as error:
         if error.status != 404:
             raise
     return (CHECK_INTERVAL if ok else RETRY_BROKEN).total_seconds(), ok

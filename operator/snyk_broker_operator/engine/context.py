@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
+from snyk_broker_operator.adapters.kube.errors import KubeApiError
 from snyk_broker_operator.adapters.kube.secrets import SecretStore
 from snyk_broker_operator.adapters.kube.workloads import Workloads
 from snyk_broker_operator.adapters.snyk import SnykClient
@@ -72,18 +72,24 @@ class StepContext:
 
 
 async def persist_custody(ctx: StepContext, custody: Custody, *, existed: bool) -> None:
-    body = manifests.custody_secret(ctx.desired, custody)
+    await write_secret(
+        ctx, manifests.custody_secret(ctx.desired, custody), create=not existed, what="the custody Secret"
+    )
+
+
+async def write_secret(ctx: StepContext, body: dict[str, Any], *, create: bool, what: str) -> None:
+    """Create (when new) or apply an operator-owned Secret; a create that finds it already there applies instead."""
     try:
-        if existed:
-            await ctx.secrets.apply(body)
-        else:
+        if create:
             await ctx.secrets.create(body)
-    except ApiException as error:
-        if error.status == 409 and not existed:
+        else:
+            await ctx.secrets.apply(body)
+    except KubeApiError as error:
+        if create and error.status == 409:
             await ctx.secrets.apply(body)
             return
-        raise StepFailed(kube_failure(error, "writing the custody Secret")) from None
+        raise StepFailed(kube_failure(error, f"writing {what}")) from None
 
 
-def kube_failure(error: ApiException, doing: str) -> Failure:
+def kube_failure(error: KubeApiError, doing: str) -> Failure:
     return Failure(reason="KubernetesError", message=f"{doing} failed: {error.status} {error.reason}")

@@ -11,15 +11,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import pydantic
-from kubernetes.client.exceptions import ApiException
 
 from snyk_broker_operator.adapters import snyk as snyk_api
+from snyk_broker_operator.adapters.kube.errors import KubeApiError
 from snyk_broker_operator.engine import context, executor
 from snyk_broker_operator.engine.connections import ConnectionUnusable
 from snyk_broker_operator.engine.dependencies import Dependencies
 from snyk_broker_operator.models import BrokerToken, BrokerTokenStatus
 from snyk_broker_operator.models.enums import ConditionReason, ConditionType, ConsumerState
-from snyk_broker_operator.reconcile import actions, consumers, manifests, plan, status, transitions
+from snyk_broker_operator.reconcile import actions, consumers, manifests, plan, status, timestamps, transitions
 from snyk_broker_operator.reconcile.consumers import Workload
 from snyk_broker_operator.reconcile.desired import (
     BROKER_TOKEN_LABEL,
@@ -219,7 +219,7 @@ async def _write_status(resource: BrokerToken, new_status: BrokerTokenStatus, de
     meta = resource.metadata
     try:
         await deps.objects.patch_status(plural=PLURAL, name=meta.name, namespace=meta.namespace, status=patch)
-    except ApiException as error:
+    except KubeApiError as error:
         if error.status != 404:  # deleted meanwhile: nothing to report on
             raise
     return True
@@ -245,7 +245,7 @@ async def _record_events(
             await deps.events.record(
                 involved=dict(body), reason=notice.reason, message=notice.message, warning=notice.warning
             )
-        except ApiException as error:
+        except KubeApiError as error:
             # An event is a courtesy; failing to record one must not fail the reconcile.
             logger.warning("Could not record event %s: %s %s", notice.reason, error.status, error.reason)
 
@@ -275,7 +275,7 @@ async def _stall_unparseable(body: Mapping[str, Any], deps: Dependencies, error:
     current = [c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == "Stalled"]
     if current and all(current[0].get(k) == v for k, v in stalled.items()):
         return
-    now = deps.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = timestamps.format_utc(deps.now())
     conditions = [
         {**stalled, "lastTransitionTime": now},
         {**stalled, "type": "Ready", "status": "False", "lastTransitionTime": now},

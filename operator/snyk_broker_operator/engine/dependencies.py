@@ -6,8 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from kubernetes import client
-
+from snyk_broker_operator.adapters.kube.connect import ApiClient
 from snyk_broker_operator.adapters.kube.customobjects import CustomObjects
 from snyk_broker_operator.adapters.kube.events import EventRecorder
 from snyk_broker_operator.adapters.kube.secrets import SecretStore
@@ -29,7 +28,7 @@ class Dependencies:
     now: Callable[[], datetime] = utc_now
 
     @classmethod
-    def build(cls, api: client.ApiClient, *, operator_namespace: str) -> Dependencies:
+    def build(cls, api: ApiClient, *, operator_namespace: str) -> Dependencies:
         secrets = SecretStore(api)
         objects = CustomObjects(api)
         return cls(

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import datetime
 
-from kubernetes.client.exceptions import ApiException
-
+from snyk_broker_operator.adapters.kube.errors import KubeApiError
 from snyk_broker_operator.adapters.snyk import AmbiguousError, IntegrationConflictError, SnykClient
 from snyk_broker_operator.engine import failpoints, rotation_steps
 from snyk_broker_operator.engine.context import (
@@ -24,7 +22,7 @@ from snyk_broker_operator.engine.context import (
     persist_custody,
 )
 from snyk_broker_operator.models import fingerprint_of
-from snyk_broker_operator.reconcile import actions, consumers, manifests
+from snyk_broker_operator.reconcile import actions, consumers, manifests, timestamps
 from snyk_broker_operator.reconcile.observed import Custody, Integration, Observed
 
 logger = logging.getLogger(__name__)
@@ -86,7 +84,7 @@ async def _enable(action: actions.EnableBroker, observed: Observed, ctx: StepCon
         origin=action.origin,
         integration_id=action.integration_id,
         integration_type=action.integration_type,
-        issued_at=_timestamp(ctx.now),
+        issued_at=timestamps.format_utc(ctx.now),
         revision=max(1, previous.revision if previous else 0),
         clones=previous.clones if previous and previous.integration_id == action.integration_id else {},
         conflicts=previous.conflicts if previous and previous.integration_id == action.integration_id else {},
@@ -112,7 +110,7 @@ async def _adopt(action: actions.AdoptExistingToken, observed: Observed, ctx: St
         origin=action.origin,
         integration_id=None,
         integration_type=None,
-        issued_at=_timestamp(ctx.now),
+        issued_at=timestamps.format_utc(ctx.now),
         revision=(previous.revision if previous else 0) + 1,
         last_rotate_request=ctx.desired.rotation.requested,
     )
@@ -191,7 +189,7 @@ async def _write_consumer(action: actions.WriteConsumerSecret, observed: Observe
             await ctx.secrets.create(body)
         else:
             await ctx.secrets.apply(body)
-    except ApiException as error:
+    except KubeApiError as error:
         raise StepFailed(kube_failure(error, f"writing Secret {ctx.desired.secret_name!r}")) from None
     if action.repairs or ctx.had_token:
         ctx.notices.append(
@@ -215,7 +213,7 @@ async def _roll(action: actions.RollConsumer, observed: Observed, ctx: StepConte
             key=consumers.FINGERPRINT_ANNOTATION,
             value=action.fingerprint,
         )
-    except ApiException as error:
+    except KubeApiError as error:
         raise StepFailed(kube_failure(error, f"rolling {action.kind} {action.name!r}")) from None
     ctx.notices.append(
         Notice("RolloutStarted", f"{action.kind} {action.name!r} is rolling onto token {action.fingerprint}")
@@ -229,7 +227,3 @@ async def _roll(action: actions.RollConsumer, observed: Observed, ctx: StepConte
         for w in observed.consumers
     )
     return dataclasses.replace(observed, consumers=rolled)
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,8 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from kubernetes.client.exceptions import ApiException
-
+from snyk_broker_operator.adapters.kube.errors import KubeApiError
 from snyk_broker_operator.adapters.snyk import NothingToSwitchError, ProvisionalTokenOutstandingError, SnykClient
 from snyk_broker_operator.engine import failpoints
 from snyk_broker_operator.engine.context import (
@@ -21,10 +20,11 @@ from snyk_broker_operator.engine.context import (
     StepFailed,
     StepStalled,
     kube_failure,
+    write_secret,
 )
 from snyk_broker_operator.models import fingerprint_of
 from snyk_broker_operator.models.enums import RotationPhase
-from snyk_broker_operator.reconcile import actions, manifests
+from snyk_broker_operator.reconcile import actions, manifests, timestamps
 from snyk_broker_operator.reconcile.desired import bridge_name, rotation_secret_name
 from snyk_broker_operator.reconcile.observed import Observed
 from snyk_broker_operator.reconcile.rotation import POLL_SECONDS, RotationRecord
@@ -70,7 +70,7 @@ async def begin(action: actions.BeginRotation, observed: Observed, ctx: StepCont
         phase=RotationPhase.PROVISIONED,
         strategy=action.strategy,
         trigger=action.trigger,
-        started_at=ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        started_at=timestamps.format_utc(ctx.now),
         request=action.request,
         token=None,
     )
@@ -109,7 +109,7 @@ async def ensure_bridges(action: actions.EnsureBridges, observed: Observed, ctx:
             body = manifests.bridge_deployment(ctx.desired, consumer, provisional)
             try:
                 await ctx.workloads.apply_deployment(body)
-            except ApiException as error:
+            except KubeApiError as error:
                 raise StepFailed(kube_failure(error, f"applying bridge {body['metadata']['name']!r}")) from None
     if record.phase == RotationPhase.PROVISIONED:
         record = dataclasses.replace(record, phase=RotationPhase.BRIDGING)
@@ -151,7 +151,7 @@ async def promote(observed: Observed, ctx: StepContext) -> Observed:
             custody,
             token=record.token,
             revision=custody.revision + 1,
-            issued_at=ctx.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            issued_at=timestamps.format_utc(ctx.now),
         )
         await ctx.persist_custody(custody)
     record = dataclasses.replace(record, phase=RotationPhase.ROLLING_OUT)
@@ -179,14 +179,4 @@ async def finish(observed: Observed, ctx: StepContext) -> Observed:
 
 
 async def _persist(ctx: StepContext, record: RotationRecord, *, create: bool = False) -> None:
-    body = manifests.rotation_secret(ctx.desired, record)
-    try:
-        if create:
-            await ctx.secrets.create(body)
-        else:
-            await ctx.secrets.apply(body)
-    except ApiException as error:
-        if create and error.status == 409:
-            await ctx.secrets.apply(body)
-            return
-        raise StepFailed(kube_failure(error, "writing the rotation Secret")) from None
+    await write_secret(ctx, manifests.rotation_secret(ctx.desired, record), create=create, what="the rotation Secret")

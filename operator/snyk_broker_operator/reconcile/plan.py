@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from snyk_broker_operator.models import fingerprint_of
 from snyk_broker_operator.models.enums import RotationPhase, RotationTrigger
-from snyk_broker_operator.reconcile import actions, rotation
+from snyk_broker_operator.reconcile import actions, rotation, timestamps
 from snyk_broker_operator.reconcile.desired import (
     BROKER_TOKEN_LABEL,
     MANAGED_BY_LABEL,
@@ -69,7 +69,7 @@ def _rotate(desired: Desired, observed: Observed, *, now: datetime) -> actions.D
         trigger = rotation.due(
             intent=desired.rotation,
             last_request=custody.last_rotate_request,
-            issued_at=_parse_time(custody.issued_at),
+            issued_at=timestamps.parse(custody.issued_at),
             uid=desired.uid,
             now=now,
         )
@@ -110,21 +110,12 @@ def _roll(observed: Observed, *, now: datetime) -> actions.Decision:
     behind = [w for w in observed.consumers if w.fingerprint != current]
     if not behind:
         return actions.Decision()
-    changed_at = _parse_time(custody.issued_at)
+    changed_at = timestamps.parse(custody.issued_at)
     if changed_at is not None and now - changed_at < ROLL_SETTLE:
         return actions.Decision(wait_seconds=(changed_at + ROLL_SETTLE - now).total_seconds())
     return actions.Decision(
         actions=tuple(actions.RollConsumer(kind=w.kind, name=w.name, fingerprint=current) for w in behind)
     )
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _check_consumer_secret_is_ours(desired: Desired, observed: Observed) -> actions.Stall | None:

@@ -19,7 +19,7 @@ from snyk_broker_operator.models import (
     fingerprint_of,
 )
 from snyk_broker_operator.models.enums import ConditionReason, ConditionType, ConsumerKind, ConsumerState, ShareState
-from snyk_broker_operator.reconcile import conditions, consumers, rotation
+from snyk_broker_operator.reconcile import conditions, consumers, rotation, timestamps
 from snyk_broker_operator.reconcile.desired import Desired
 from snyk_broker_operator.reconcile.observed import Custody, Observed
 from snyk_broker_operator.reconcile.outcome import Outcome
@@ -62,14 +62,14 @@ def compute_status(
         integration_id=custody.integration_id if custody else None,
         token_fingerprint=fingerprint_of(custody.token) if custody and custody.token else None,
         revision=custody.revision if custody else None,
-        issued_at=_parse_time(custody.issued_at) if custody else None,
+        issued_at=timestamps.parse(custody.issued_at) if custody else None,
         shared_with=_shared_with(desired, custody),
         consumers=consumer_statuses or None,
         consumers_ready=_ready_count(consumer_statuses) if custody else None,
         rotation=_rotation(observed.rotation),
         last_rotate_request=custody.last_rotate_request if custody else None,
         next_rotation_at=rotation.next_rotation_at(
-            issued_at=_parse_time(custody.issued_at), intent=desired.rotation, uid=desired.uid
+            issued_at=timestamps.parse(custody.issued_at), intent=desired.rotation, uid=desired.uid
         )
         if custody
         else None,
@@ -111,7 +111,7 @@ def _rotation(record: RotationRecord | None) -> RotationStatus | None:
     return RotationStatus(
         phase=record.phase,
         strategy=record.strategy,
-        started_at=_parse_time(record.started_at),
+        started_at=timestamps.parse(record.started_at),
         provisional_fingerprint=fingerprint_of(record.token) if record.token else None,
         trigger=record.trigger,
     )
@@ -233,12 +233,3 @@ def _shared_with(desired: Desired, custody: Custody | None) -> tuple[SharedWithS
                 )
             )
     return tuple(entries) or None
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -7,6 +7,8 @@ from typing import cast
 
 from kubernetes import client, config
 
+ApiClient = client.ApiClient
+
 
 def api_client(kubeconfig: str | None = None) -> client.ApiClient:
     path = kubeconfig or os.environ.get("KUBECONFIG")
