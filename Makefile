@@ -45,7 +45,7 @@ demo-down: $(STAMP)
 generate: $(STAMP)
 	$(BIN)/python -m snyk_broker_operator.models.crdgen crds
 
-# Figures go to bench/results/*.json; the scale benchmark needs the local cluster (it starts nothing else).
+# Figures go to bench/results/*.json. The scale benchmark runs on the local cluster (started here if down).
 bench: $(STAMP) control-plane
 	$(BIN)/python bench/snyk_client_throughput.py
 	hack/local-cluster up >/dev/null
