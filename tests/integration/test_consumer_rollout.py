@@ -251,3 +251,22 @@ def test_redundant_clients_with_different_client_urls_are_warned_about(env: Env)
         return condition if condition and "BROKER_CLIENT_URL" in condition["message"] else None
 
     wait_for(warned, timeout=60, what="the client URL mismatch warning")
+
+
+def test_a_selector_replaces_discovery_by_reference(env: Env) -> None:
+    token = given_token(env)
+    apps(env).create_namespaced_deployment(env.namespace, broker_client("by-reference"))
+    picked = broker_client("by-label", secret="token-from-elsewhere")
+    picked["metadata"]["labels"]["broker"] = "github"
+    apps(env).create_namespaced_deployment(env.namespace, picked)
+    env.create(
+        "brokertokens",
+        broker_token(
+            "broker",
+            source={"existingSecretRef": {"name": "given", "key": "token"}},
+            consumers={"selector": {"matchLabels": {"broker": "github"}}},
+        ),
+    )
+    wait_for(lambda: all_current(env, "broker", fingerprint_of(token), {"by-label"}), timeout=60, what="the pick")
+    untouched = apps(env).read_namespaced_deployment("by-reference", env.namespace)
+    assert ANNOTATION not in (untouched.spec.template.metadata.annotations or {})

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from support.cluster import Cluster
+from support.cluster import LOCAL_CLUSTER, Cluster
 from support.waiting import wait_for
 
 
@@ -236,3 +237,15 @@ def test_a_crd_becomes_established_and_a_custom_resource_round_trips_with_status
         assert got["status"] == {"phase": "Ok"}
     finally:
         extensions.delete_custom_resource_definition(f"{plural}.{group}")
+
+
+def test_up_again_while_running_is_safe_and_changes_nothing(kube_cluster: Cluster) -> None:
+    if not kube_cluster.local:
+        pytest.skip("only the project's own local cluster is managed by hack/local-cluster")
+    before = kube_cluster.kubeconfig.read_text()
+    result = subprocess.run([str(LOCAL_CLUSTER), "up"], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(kube_cluster.kubeconfig)
+    assert "already up" in result.stderr
+    assert kube_cluster.kubeconfig.read_text() == before
+    assert kube_cluster.run_kubectl("get", "--raw", "/readyz") == "ok"

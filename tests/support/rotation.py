@@ -101,7 +101,14 @@ def wait_ready_and_current(env: Env, name: str, *, consumers: set[str], timeout:
             return None
         return status
 
-    return wait_for(probe, timeout=timeout, what=f"BrokerToken {name} Ready with consumers {sorted(consumers)} Current")
+    try:
+        return wait_for(
+            probe, timeout=timeout, what=f"BrokerToken {name} Ready with consumers {sorted(consumers)} Current"
+        )
+    except AssertionError:
+        print(f"status: {status_of(env, name)!r}")
+        print(env.operator.log_text()[-6000:])
+        raise
 
 
 def request_rotation(env: Env, name: str, value: str | None) -> None:
