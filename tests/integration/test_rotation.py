@@ -132,6 +132,7 @@ def test_in_place_rotation_persists_then_rolls_then_switches_and_never_bridges(e
 def test_a_bridge_that_cannot_run_blocks_the_switch_and_the_same_provisional_token_is_used_later(env: Env) -> None:
     label = f"sbo-test-{secrets.token_hex(4)}"
     env.cluster.run_kubectl("label", "node", NODE, f"{label}=yes")
+    time.sleep(1)  # the scheduler's node cache must hold the label before the pinned pod is first tried
     try:
         before = provisioned(env, consumers={"pinned"}, replicas=1, node_selector={label: "yes"})
         old = env.sim.integration(world.GITHUB)["token"]

@@ -129,8 +129,17 @@ async def switch(action: actions.SwitchToken, observed: Observed, ctx: StepConte
     try:
         await snyk.switch_token(org_id=action.org_id, integration_id=action.integration_id)
     except NothingToSwitchError:
-        # A switch already happened (its answer was lost, or the operator stopped before recording it).
+        # A switch already happened (its answer was lost, or the operator stopped before recording it). The v1 API
+        # cannot confirm which token Snyk routes to, so say what was assumed.
         logger.warning("Snyk reports no provisional token to switch to: taking the switch as done")
+        ctx.notices.append(
+            Notice(
+                "SwitchAssumed",
+                "Snyk reports no provisional token left to switch to, so the switch to "
+                f"{fingerprint_of(token)} is taken as done (an earlier answer was lost). If the integration's broker "
+                "settings were changed meanwhile, check that broker clients connect",
+            )
+        )
     failpoints.hit("after-switch")
     record = dataclasses.replace(record, phase=RotationPhase.SWITCHED)
     await _persist(ctx, record)
