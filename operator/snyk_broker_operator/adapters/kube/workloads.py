@@ -13,7 +13,6 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 FIELD_MANAGER = "snyk-broker-operator"
-KINDS = ("Deployment", "StatefulSet")
 
 
 class Workloads:
