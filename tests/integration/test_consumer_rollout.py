@@ -5,46 +5,18 @@ Token changes are made the way a user makes them with `existingSecretRef`: by ed
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import time
 import uuid
 from typing import Any
 
-import yaml
 from kubernetes import client
 
-from support.cluster import REPO
 from support.env import GROUP, VERSION, Env, broker_token
 from support.waiting import wait_for
+from support.workloads import FINGERPRINT_ANNOTATION, apps, broker_client, fingerprint
 
-SAMPLE = yaml.safe_load((REPO / "deploy" / "samples" / "broker-client-github.yaml").read_text())
-ANNOTATION = "snykbroker.dev/token-fingerprint"
-
-
-def broker_client(
-    name: str, *, secret: str = "broker", replicas: int = 2, ha: bool = True, client_url: str | None = None
-) -> dict[str, Any]:
-    """The sample broker client, renamed, reading its token from `secret`."""
-    body = copy.deepcopy(SAMPLE)
-    body["metadata"] = {"name": name, "labels": {"app": name}}
-    body["spec"]["replicas"] = replicas
-    body["spec"]["selector"] = {"matchLabels": {"app": name}}
-    body["spec"]["template"]["metadata"] = {"labels": {"app": name}}
-    (container,) = body["spec"]["template"]["spec"]["containers"]
-    for env in container["env"]:
-        if env["name"] == "BROKER_TOKEN":
-            env["valueFrom"]["secretKeyRef"] = {"name": secret, "key": "BROKER_TOKEN"}
-        if env["name"] == "BROKER_HA_MODE_ENABLED":
-            env["value"] = "true" if ha else "false"
-        if env["name"] == "BROKER_CLIENT_URL" and client_url:
-            env["value"] = client_url
-    return dict(body)
-
-
-def apps(env: Env) -> client.AppsV1Api:
-    return client.AppsV1Api(env.api)
+ANNOTATION = FINGERPRINT_ANNOTATION
 
 
 def replica_sets(env: Env, name: str, namespace: str | None = None) -> list[client.V1ReplicaSet]:
@@ -66,8 +38,7 @@ def change_token(env: Env, name: str = "given") -> str:
     return token
 
 
-def fingerprint_of(token: str) -> str:
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:12]
+fingerprint_of = fingerprint
 
 
 def consumers_of(env: Env, name: str) -> dict[str, dict[str, Any]]:

@@ -7,58 +7,28 @@ client running the token that Snyk (the simulator) currently routes to? A pod's 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime
-import hashlib
 import threading
 import time
 from typing import Any
 
 import httpx
-import yaml
 from kubernetes import client
 
-from support.cluster import REPO
 from support.env import GROUP, VERSION, Env, broker_token
 from support.waiting import wait_for
+from support.workloads import apps, broker_client, fingerprint
 
-SAMPLE = yaml.safe_load((REPO / "deploy" / "samples" / "broker-client-github.yaml").read_text())
 FINGERPRINT = "snykbroker.dev/token-fingerprint"
 ROTATE_REQUESTED_AT = "snykbroker.dev/rotate-requested-at"
 BRIDGE_SUFFIX = "-snykbroker-bridge"
 BRIDGE_OF_LABEL = "snykbroker.dev/bridge-of"
 
 
-def fingerprint(token: str) -> str:
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:12]
-
-
-def apps(env: Env) -> client.AppsV1Api:
-    return client.AppsV1Api(env.api)
-
-
-def consumer_deployment(
-    name: str, *, secret: str = "broker", replicas: int = 2, node_selector: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """The sample HA broker client, renamed, reading its token from `secret` (key BROKER_TOKEN)."""
-    body = copy.deepcopy(SAMPLE)
-    body["metadata"] = {"name": name, "labels": {"app": name}}
-    body["spec"]["replicas"] = replicas
-    body["spec"]["selector"] = {"matchLabels": {"app": name}}
-    body["spec"]["template"]["metadata"] = {"labels": {"app": name}}
-    (container,) = body["spec"]["template"]["spec"]["containers"]
-    for variable in container["env"]:
-        if variable["name"] == "BROKER_TOKEN":
-            variable["valueFrom"]["secretKeyRef"] = {"name": secret, "key": "BROKER_TOKEN"}
-    if node_selector:
-        body["spec"]["template"]["spec"]["nodeSelector"] = node_selector
-    return dict(body)
-
-
 def create_consumers(env: Env, names: list[str], *, replicas: int = 2, **options: Any) -> None:
     for name in names:
-        apps(env).create_namespaced_deployment(env.namespace, consumer_deployment(name, replicas=replicas, **options))
+        apps(env).create_namespaced_deployment(env.namespace, broker_client(name, replicas=replicas, **options))
 
 
 def rotation_secret(name: str) -> str:
