@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -21,24 +20,7 @@ GITLAB = "3f0b5c1e-8a4d-4e2f-9b6a-0000000001a2"
 ENABLE_GITHUB = {"type": "github", "broker": {"enabled": True}}
 
 
-@pytest.fixture
-async def simulator() -> AsyncIterator[RunningSimulator]:
-    async with start_simulator(shipped_seed_path(), random_seed=5) as running:
-        yield running
-
-
-@pytest.fixture
-async def api(simulator: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=simulator.base_url, headers={"Authorization": f"token {GROUP_KEY}"}
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(simulator: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=simulator.admin_url) as client:
-        yield client
+RANDOM_SEED = 5  # the simulator fixture (conftest.py) uses it
 
 
 def _fingerprint(secret: str) -> str:

@@ -7,13 +7,12 @@ Requests are raw httpx calls, so these tests pin the wire behaviour the operator
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from snyk_broker_operator.simulator import RunningSimulator, shipped_seed_path, start_simulator
+from snyk_broker_operator.simulator import RunningSimulator
 
 GROUP_KEY = "example-key-with-group-access"
 PAYMENTS_KEY = "example-key-for-payments"
@@ -28,24 +27,7 @@ MISSING = "00000000-0000-4000-8000-000000000000"
 ENABLE_GITHUB = {"type": "github", "broker": {"enabled": True}}
 
 
-@pytest.fixture
-async def simulator() -> AsyncIterator[RunningSimulator]:
-    async with start_simulator(shipped_seed_path(), random_seed=1) as running:
-        yield running
-
-
-@pytest.fixture
-async def api(simulator: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=simulator.base_url, headers={"Authorization": f"token {GROUP_KEY}"}
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(simulator: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=simulator.admin_url) as client:
-        yield client
+RANDOM_SEED = 1  # the simulator fixture (conftest.py) uses it
 
 
 def _assert_v1_error(response: httpx.Response, status: int, *fragments: str) -> dict[str, Any]:

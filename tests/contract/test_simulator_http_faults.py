@@ -8,13 +8,12 @@ ambiguous failure: the client saw nothing, yet /_sim/state shows the token was i
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from snyk_broker_operator.simulator import RunningSimulator, shipped_seed_path, start_simulator
+from snyk_broker_operator.simulator import shipped_seed_path, start_simulator
 
 GROUP_KEY = "example-key-with-group-access"
 OTHER_KEY = "example-key-for-payments"
@@ -26,24 +25,7 @@ ENABLE_GITHUB = {"type": "github", "broker": {"enabled": True}}
 SHORT_TIMEOUT = httpx.Timeout(5.0, read=0.3)
 
 
-@pytest.fixture
-async def simulator() -> AsyncIterator[RunningSimulator]:
-    async with start_simulator(shipped_seed_path(), random_seed=3) as running:
-        yield running
-
-
-@pytest.fixture
-async def api(simulator: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=simulator.base_url, headers={"Authorization": f"token {GROUP_KEY}"}
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(simulator: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=simulator.admin_url) as client:
-        yield client
+RANDOM_SEED = 3  # the simulator fixture (conftest.py) uses it
 
 
 async def _add_fault(admin: httpx.AsyncClient, **spec: Any) -> dict[str, Any]:
