@@ -69,6 +69,10 @@ def _run_operator(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # Kopf reports every watch event's handler at INFO ("Handler ... succeeded"): one line per Deployment status
+        # change. The operator logs what it does itself; keep Kopf's per-object chatter for --verbose.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     options = runner.RunOptions(
         namespaces=tuple(args.namespaces or ()),
         all_namespaces=args.all_namespaces,
