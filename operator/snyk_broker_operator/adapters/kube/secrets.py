@@ -12,7 +12,7 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-FIELD_MANAGER = "snyk-broker-operator"
+from snyk_broker_operator.adapters.kube.apply import FIELD_MANAGER, server_side_apply
 
 
 class SecretStore:
@@ -39,20 +39,9 @@ class SecretStore:
             self._core.create_namespaced_secret, namespace, cast(Any, body), field_manager=FIELD_MANAGER
         )
 
-    async def apply(self, body: dict[str, Any], *, resource_version: str | None = None) -> None:
-        """Server-side apply as `snyk-broker-operator`; with `resource_version`, only over that exact version."""
-        metadata = body["metadata"]
-        if resource_version:
-            body = {**body, "metadata": {**metadata, "resourceVersion": resource_version}}
-        await asyncio.to_thread(
-            self._core.patch_namespaced_secret,
-            metadata["name"],
-            metadata["namespace"],
-            body,
-            field_manager=FIELD_MANAGER,
-            force=True,
-            _content_type="application/apply-patch+yaml",
-        )
+    async def apply(self, body: dict[str, Any]) -> None:
+        """Server-side apply as `snyk-broker-operator`."""
+        await server_side_apply(self._core.patch_namespaced_secret, body)
 
     async def delete(self, namespace: str, name: str) -> None:
         def call() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-FIELD_MANAGER = "snyk-broker-operator"
+from snyk_broker_operator.adapters.kube.apply import server_side_apply
 
 
 class Workloads:
@@ -45,28 +45,11 @@ class Workloads:
         patch = (
             self._apps.patch_namespaced_deployment if kind == "Deployment" else self._apps.patch_namespaced_stateful_set
         )
-        await asyncio.to_thread(
-            patch,
-            name,
-            namespace,
-            body,
-            field_manager=FIELD_MANAGER,
-            force=True,
-            _content_type="application/apply-patch+yaml",
-        )
+        await server_side_apply(patch, body)
 
     async def apply_deployment(self, body: dict[str, Any]) -> None:
         """Create or update a Deployment the operator owns (a rotation bridge), by server-side apply."""
-        metadata = body["metadata"]
-        await asyncio.to_thread(
-            self._apps.patch_namespaced_deployment,
-            metadata["name"],
-            metadata["namespace"],
-            body,
-            field_manager=FIELD_MANAGER,
-            force=True,
-            _content_type="application/apply-patch+yaml",
-        )
+        await server_side_apply(self._apps.patch_namespaced_deployment, body)
 
     async def delete_deployment(self, namespace: str, name: str) -> None:
         def call() -> None:

@@ -1,0 +1,27 @@
+"""Server-side apply as the operator's field manager: the one way this adapter writes objects it shares with others.
+
+Forcing is safe because every apply configuration holds only the fields the operator owns (a Secret it made, or a
+single pod-template annotation), so it never takes a field away from Argo CD, Flux or a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+FIELD_MANAGER = "snyk-broker-operator"
+
+
+async def server_side_apply(patch: Callable[..., Any], body: dict[str, Any]) -> None:
+    """Apply `body` through a client `patch_namespaced_*` method."""
+    metadata = body["metadata"]
+    await asyncio.to_thread(
+        patch,
+        metadata["name"],
+        metadata["namespace"],
+        body,
+        field_manager=FIELD_MANAGER,
+        force=True,
+        _content_type="application/apply-patch+yaml",
+    )
