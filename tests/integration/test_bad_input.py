@@ -154,5 +154,4 @@ def test_runtime_problems_stall_with_specific_messages_while_a_valid_token_becom
     assert env.token_in("someone-elses") == "keep me", "a Secret that is not ours was overwritten"
     assert env.operator.running and env.operator._process is not None and env.operator._process.pid == pid_before
     assert "Traceback" not in env.operator.log_text()
-    warnings = {e.reason for e in env.core.list_namespaced_event(env.namespace).items if e.type == "Warning"}
-    assert {"SecretConflict", "InvalidToken", "IntegrationNotFound"} <= warnings
+    env.wait_events("SecretConflict", "InvalidToken", "IntegrationNotFound", warning=True)

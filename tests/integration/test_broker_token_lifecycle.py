@@ -158,8 +158,7 @@ def test_drift_in_the_consumer_secret_is_repaired_without_a_snyk_call(env: Env) 
 
     wait_for(labels_back, timeout=15, what="the stripped label to be restored")
     assert len(env.sim.calls()) == calls
-    reasons = {e.reason for e in env.core.list_namespaced_event(env.namespace).items}
-    assert "SecretRestored" in reasons
+    env.wait_events("SecretRestored")
 
 
 def test_kubectl_wait_for_ready_works(env: Env) -> None:

@@ -79,8 +79,7 @@ def test_a_token_change_rolls_every_redundant_consumer_and_reports_them_current(
         assert deployment.status.available_replicas == 2 and deployment.status.updated_replicas == 2
         live = [rs for rs in replica_sets(env, name) if rs.spec.replicas]
         assert len(live) == 1 and live[0].spec.template.metadata.annotations[ANNOTATION] == fingerprint_of(second)
-    reasons = [e.reason for e in env.core.list_namespaced_event(env.namespace).items]
-    assert "RolloutStarted" in reasons and "RolloutCompleted" in reasons
+    env.wait_events("RolloutStarted", "RolloutCompleted")
 
 
 def test_workloads_that_do_not_read_the_secret_are_never_touched(env: Env, kube_api: client.ApiClient) -> None:
@@ -188,7 +187,7 @@ def test_a_consumer_that_cannot_become_ready_is_reported_and_others_still_roll(e
     assert ready is not None and ready["status"] == "False"
     assert "stuck" in ready["message"] and "ProgressDeadlineExceeded" in ready["message"]
     assert env.broker_token("broker")["status"]["consumersReady"] == "1/2"
-    assert "RolloutFailed" in {e.reason for e in env.core.list_namespaced_event(env.namespace).items}
+    env.wait_events("RolloutFailed", warning=True)
 
 
 def test_more_than_four_ha_clients_on_one_token_are_warned_about(env: Env) -> None:
@@ -207,6 +206,8 @@ def test_more_than_four_ha_clients_on_one_token_are_warned_about(env: Env) -> No
 
     condition = wait_for(warned, timeout=60, what="the HA over-subscription warning")
     assert "5 broker clients" in condition["message"]
+    env.wait_events("HAClientLimitExceeded", warning=True)
+    time.sleep(2)  # time for a (wrong) second warning
     events = [e for e in env.core.list_namespaced_event(env.namespace).items if e.reason == "HAClientLimitExceeded"]
     assert len(events) == 1 and events[0].type == "Warning"
 

@@ -39,6 +39,23 @@ class Env:
     def core(self) -> client.CoreV1Api:
         return client.CoreV1Api(self.api)
 
+    def event_reasons(self, *, warning: bool = False) -> set[str]:
+        return {
+            e.reason
+            for e in self.core.list_namespaced_event(self.namespace).items
+            if not warning or e.type == "Warning"
+        }
+
+    def wait_events(self, *reasons: str, warning: bool = False, timeout: float = 15) -> set[str]:
+        """Events are recorded at the end of a pass: wait for them rather than read once."""
+        return wait_for(
+            lambda: (
+                self.event_reasons(warning=warning) if set(reasons) <= self.event_reasons(warning=warning) else None
+            ),
+            timeout=timeout,
+            what=f"events {sorted(reasons)}",
+        )
+
     def reconciles(self) -> int:
         """How many reconcile passes the operator has logged so far (a resync is visible as one more)."""
         return self.operator.log_text().count("reconcile pass done")

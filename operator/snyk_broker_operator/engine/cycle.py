@@ -66,10 +66,11 @@ async def reconcile(body: Mapping[str, Any], deps: Dependencies) -> float:
     new_status = status.compute_status(
         desired=desired, observed=observed, outcome=outcome, previous=resource.status, now=now
     )
-    wrote = await _write_status(resource, new_status, deps)
     for reason, message, warning in transitions.notices(resource.status, new_status):
         ctx.notices.append(context.Notice(reason, message, warning=warning))
+    # Events first: whoever sees a status can then also see the events that led to it.
     await _record_events(body, ctx.notices, resource.status, outcome, deps, rotating=observed.rotation is not None)
+    wrote = await _write_status(resource, new_status, deps)
     # Converged passes log at DEBUG only: a quiet BrokerToken stays quiet in the log as well.
     logger.log(
         logging.INFO if ctx.notices or wrote or not outcome.settled else logging.DEBUG,
