@@ -6,7 +6,6 @@ Everything observable against the real simulator is tested in tests/contract/ in
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from pydantic import SecretStr
 
 import snyk_broker_operator
 from snyk_broker_operator.adapters import snyk
+from support.fake_time import FakeTime
 
 KEY = SecretStr("5ec12e70-0000-4000-8000-00000000beef")
 TOKEN = "70ce2e70-1111-4111-8111-111111111111"
@@ -26,20 +26,6 @@ INTEGRATION = "01010101-0000-4000-8000-000000000003"
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 def make_client(handler: Handler, fake: FakeTime, **options: object) -> snyk.SnykClient:
@@ -70,7 +56,7 @@ async def test_requests_carry_auth_user_agent_and_json_content_type_only_with_a_
             return json_response(200, {"id": INTEGRATION, "brokerToken": TOKEN})
         return json_response(200, {"id": INTEGRATION, "provisionalBrokerToken": TOKEN})
 
-    async with make_client(handler, FakeTime()) as client:
+    async with make_client(handler, FakeTime(start=100.0)) as client:
         await client.enable_broker(org_id=ORG, integration_id=INTEGRATION, integration_type="github")
         await client.provision_token(org_id=ORG, integration_id=INTEGRATION)
     put, post = seen
@@ -92,7 +78,7 @@ async def test_clone_sends_destination_org() -> None:
         seen.append(request)
         return json_response(200, {"newIntegrationId": "new-id"})
 
-    async with make_client(handler, FakeTime()) as client:
+    async with make_client(handler, FakeTime(start=100.0)) as client:
         new_id = await client.clone_integration(org_id=ORG, integration_id=INTEGRATION, destination_org_id="dest")
     assert new_id == "new-id"
     assert json.loads(seen[0].content) == {"destinationOrgPublicId": "dest"}
@@ -106,7 +92,7 @@ async def test_identifiers_cannot_change_the_route() -> None:
         paths.append(request.url.raw_path.decode())
         return json_response(200, {})
 
-    async with make_client(handler, FakeTime()) as client:
+    async with make_client(handler, FakeTime(start=100.0)) as client:
         await client.list_integrations(org_id="../../user/me")
     assert paths == ["/v1/org/..%2F..%2Fuser%2Fme/integrations"]
 
@@ -118,7 +104,7 @@ async def test_identifiers_cannot_change_the_route() -> None:
 )
 async def test_unreadable_token_response_never_quotes_the_body(body: object) -> None:
     content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    fake = FakeTime()
+    fake = FakeTime(start=100.0)
     async with make_client(lambda _: httpx.Response(200, content=content), fake) as client:
         with pytest.raises(snyk.UnexpectedResponseError) as raised:
             await client.enable_broker(org_id=ORG, integration_id=INTEGRATION, integration_type="github")
@@ -136,7 +122,7 @@ async def test_unreadable_provision_response_is_ambiguous_and_not_repeated() -> 
         calls += 1
         return json_response(200, {"provisional": TOKEN})
 
-    async with make_client(handler, FakeTime()) as client:
+    async with make_client(handler, FakeTime(start=100.0)) as client:
         with pytest.raises(snyk.AmbiguousError) as raised:
             await client.provision_token(org_id=ORG, integration_id=INTEGRATION)
     assert calls == 1
@@ -154,7 +140,7 @@ async def test_retry_after_http_date_is_honoured() -> None:
             json_response(200, {"id": INTEGRATION}),
         ]
     )
-    fake = FakeTime()
+    fake = FakeTime(start=100.0)
     async with make_client(lambda _: next(answers), fake) as client:
         found = await client.get_integration_by_type(org_id=ORG, integration_type="github")
     assert found == INTEGRATION
@@ -163,7 +149,7 @@ async def test_retry_after_http_date_is_honoured() -> None:
 
 async def test_rate_limit_pauses_every_client_of_the_key() -> None:
     answers = iter([json_response(429, {}), json_response(200, {})])
-    fake = FakeTime()
+    fake = FakeTime(start=100.0)
     registry = snyk.LimiterRegistry(clock=fake.clock, sleep=fake.sleep)
     shared = registry.for_key(KEY)
     first = snyk.SnykClient(
@@ -201,7 +187,7 @@ async def test_server_error_on_provision_is_ambiguous_and_never_repeated() -> No
         calls += 1
         return json_response(502, {"message": "bad gateway"})
 
-    async with make_client(handler, FakeTime()) as client:
+    async with make_client(handler, FakeTime(start=100.0)) as client:
         with pytest.raises(snyk.AmbiguousError):
             await client.provision_token(org_id=ORG, integration_id=INTEGRATION)
     assert calls == 1
@@ -224,7 +210,7 @@ async def test_failure_after_sending_is_retried_for_get_but_ambiguous_for_switch
             raise failure("boom", request=request)
         return json_response(200, {"github": INTEGRATION})
 
-    async with make_client(handler, FakeTime()) as client:
+    async with make_client(handler, FakeTime(start=100.0)) as client:
         assert await client.list_integrations(org_id=ORG) == {"github": INTEGRATION}
         assert calls == 2
         calls = 0
@@ -241,7 +227,7 @@ async def test_retries_stop_at_max_attempts_with_the_last_error() -> None:
         calls += 1
         return json_response(503, {"message": f"down {calls}"})
 
-    fake = FakeTime()
+    fake = FakeTime(start=100.0)
     async with make_client(handler, fake, retry_policy=snyk.RetryPolicy(max_attempts=3)) as client:
         with pytest.raises(snyk.UnavailableError, match="down 3"):
             await client.list_integrations(org_id=ORG)
@@ -257,7 +243,7 @@ async def test_retries_stop_when_the_time_budget_would_be_exceeded() -> None:
         calls += 1
         return json_response(429, {}, **{"Retry-After": "30"})
 
-    fake = FakeTime()
+    fake = FakeTime(start=100.0)
     async with make_client(handler, fake, retry_policy=snyk.RetryPolicy(max_attempts=10, max_elapsed=20)) as client:
         with pytest.raises(snyk.RateLimitedError) as raised:
             await client.list_integrations(org_id=ORG)

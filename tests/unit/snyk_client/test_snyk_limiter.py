@@ -9,22 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from snyk_broker_operator.adapters.snyk import limiter
-
-
-class FakeTime:
-    """A monotonic clock that moves only when someone sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
+from support.fake_time import FakeTime
 
 
 def conforms_to_server_bucket(times: list[float], *, capacity: float, per_second: float) -> bool:
