@@ -1,6 +1,6 @@
 """Kopf glue only: one reconcile loop (a daemon) per object, and watch handlers that kick those loops.
 
-No decision is taken here. The daemon runs `engine.cycle.reconcile` (gather -> decide -> act -> status), then sleeps
+No decision is taken here. The daemon runs `engine.cycle.run_pass` (gather -> decide -> act -> status), then sleeps
 until a kick, its own requeue delay, or its stop. Kopf is given no create/update handlers, so it keeps no diff-base
 or progress annotations on our objects: a converged BrokerToken sees no write from this operator at all.
 """
@@ -15,18 +15,26 @@ from typing import Any
 
 import kopf
 
+from snyk_broker_operator import reconcile
 from snyk_broker_operator.engine import cleanup, connection_check, cycle, kicks
 from snyk_broker_operator.engine.dependencies import Dependencies
+from snyk_broker_operator.models import (
+    BROKER_TOKEN_KIND,
+    BROKER_TOKEN_LABEL,
+    BROKER_TOKEN_PLURAL,
+    CLUSTER_SNYK_CONNECTION_KIND,
+    CLUSTER_SNYK_CONNECTION_PLURAL,
+    FINALIZER,
+    GROUP,
+    KOPF_LAST_HANDLED_ANNOTATIONS,
+    SNYK_CONNECTION_KIND,
+    SNYK_CONNECTION_PLURAL,
+    VERSION,
+)
 from snyk_broker_operator.models.enums import ConnectionKind
-from snyk_broker_operator.reconcile import consumers
-from snyk_broker_operator.reconcile.desired import BROKER_TOKEN_LABEL
 
 logger = logging.getLogger(__name__)
 
-GROUP, VERSION = "snykbroker.dev", "v1alpha1"
-FINALIZER = "snykbroker.dev/finalizer"
-# Kopf's own bookkeeping (it writes none with only daemons and event handlers, but it must never kick a loop).
-KOPF_ANNOTATIONS = frozenset({f"{GROUP}/last-handled-configuration", "kopf.zalando.org/last-handled-configuration"})
 # A bug or an unreachable API server must not make a loop spin: wait this long before the next attempt.
 AFTER_CRASH_SECONDS = 30.0
 
@@ -50,6 +58,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
     # Only Secrets labelled with a BrokerToken's name are watched (a server-side selector), so unrelated Secrets
     # cost no memory: every Secret the operator writes, and any given token Secret its owner chose to label.
     settings.watching.label_selectors["v1", "secrets"] = BROKER_TOKEN_LABEL
+    # The API server ends a watch after this long and Kopf starts a new one; the client gives up a little later, so
+    # a silently dead connection is noticed within five minutes instead of hanging forever.
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
 
@@ -60,16 +70,15 @@ def _runtime(memo: kopf.Memo) -> Runtime:
     return runtime
 
 
-BROKER_TOKEN = "BrokerToken"
-
-
 def _key(kind: str, meta: kopf.Meta) -> kicks.Key:
     return (kind, meta.namespace or "", meta.name or "")
 
 
 def _signature(body: kopf.Body) -> tuple[Any, ...]:
     """What a reconcile reacts to in the object itself: spec (via generation), annotations, deletion."""
-    annotations = tuple(sorted((k, v) for k, v in body.metadata.annotations.items() if k not in KOPF_ANNOTATIONS))
+    annotations = tuple(
+        sorted((k, v) for k, v in body.metadata.annotations.items() if k not in KOPF_LAST_HANDLED_ANNOTATIONS)
+    )
     return (body.metadata.get("generation"), annotations, body.metadata.get("deletionTimestamp"))
 
 
@@ -92,28 +101,30 @@ async def _reconcile_loop(
         runtime.kicks.unregister(key)
 
 
-@kopf.daemon(GROUP, VERSION, "brokertokens", cancellation_backoff=5.0, cancellation_timeout=30.0)
+@kopf.daemon(GROUP, VERSION, BROKER_TOKEN_PLURAL, cancellation_backoff=5.0, cancellation_timeout=30.0)
 async def broker_token_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
+    key = _key(BROKER_TOKEN_KIND, body.metadata)
 
     async def one_pass() -> float:
-        secret_name = (body.spec.get("secret") or {}).get("name") or body.metadata.name
-        runtime.kicks.watch_secret(_key(BROKER_TOKEN, body.metadata), str(secret_name))
-        return await cycle.reconcile(body, runtime.deps)
+        result = await cycle.run_pass(
+            body, runtime.deps, reads_secret=lambda name: runtime.kicks.watch_secret(key, name)
+        )
+        return result.delay
 
-    await _reconcile_loop(body, stopped, runtime, BROKER_TOKEN, one_pass)
+    await _reconcile_loop(body, stopped, runtime, BROKER_TOKEN_KIND, one_pass)
     if body.metadata.get("deletionTimestamp"):
         await cleanup.release_secret(body, runtime.deps)
 
 
-@kopf.on.event(GROUP, VERSION, "brokertokens")
+@kopf.on.event(GROUP, VERSION, BROKER_TOKEN_PLURAL)
 async def broker_token_changed(body: kopf.Body, type: str | None, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     if body.metadata.get("deletionTimestamp") and type != "DELETED":
         # Also here, not only when the loop stops: after an operator restart no loop runs for a deleting object.
         await cleanup.release_secret(body, runtime.deps)
         return
-    runtime.kicks.kick_if_changed(_key(BROKER_TOKEN, body.metadata), _signature(body))
+    runtime.kicks.kick_if_changed(_key(BROKER_TOKEN_KIND, body.metadata), _signature(body))
 
 
 @kopf.on.event("v1", "secrets")
@@ -123,7 +134,7 @@ async def managed_secret_changed(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> 
     # the BrokerToken that takes its token.
     owner = meta.labels.get(BROKER_TOKEN_LABEL)
     if owner:
-        _runtime(memo).kicks.kick((BROKER_TOKEN, meta.namespace or "", owner))
+        _runtime(memo).kicks.kick((BROKER_TOKEN_KIND, meta.namespace or "", owner))
 
 
 @kopf.on.event("apps", "v1", "deployments")
@@ -132,7 +143,7 @@ async def workload_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     # A consumer changed (a rollout progressed, or its pod template now reads a token Secret): wake the
     # BrokerTokens whose Secret it reads. Kopf keeps no copy of these objects; each event is looked at and dropped.
     pod_spec = body.spec.get("template", {}).get("spec", {})
-    _runtime(memo).kicks.kick_readers(body.metadata.namespace or "", consumers.referenced_secrets(pod_spec))
+    _runtime(memo).kicks.kick_readers(body.metadata.namespace or "", reconcile.referenced_secrets(pod_spec))
 
 
 async def _check_connection(body: kopf.Body, kind: ConnectionKind, runtime: Runtime) -> float:
@@ -140,35 +151,35 @@ async def _check_connection(body: kopf.Body, kind: ConnectionKind, runtime: Runt
     if ready:
         # BrokerTokens that stalled on this connection retry now rather than at the end of their backoff.
         scope = body.metadata.namespace if kind is ConnectionKind.SNYK_CONNECTION else None
-        runtime.kicks.kick_kind(BROKER_TOKEN, namespace=scope)
+        runtime.kicks.kick_kind(BROKER_TOKEN_KIND, namespace=scope)
     return delay
 
 
-@kopf.daemon(GROUP, VERSION, "snykconnections", cancellation_backoff=5.0, cancellation_timeout=10.0)
+@kopf.daemon(GROUP, VERSION, SNYK_CONNECTION_PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
 async def snyk_connection_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     await _reconcile_loop(
         body,
         stopped,
         runtime,
-        "SnykConnection",
+        SNYK_CONNECTION_KIND,
         lambda: _check_connection(body, ConnectionKind.SNYK_CONNECTION, runtime),
     )
 
 
-@kopf.daemon(GROUP, VERSION, "clustersnykconnections", cancellation_backoff=5.0, cancellation_timeout=10.0)
+@kopf.daemon(GROUP, VERSION, CLUSTER_SNYK_CONNECTION_PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)
 async def cluster_snyk_connection_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     await _reconcile_loop(
         body,
         stopped,
         runtime,
-        "ClusterSnykConnection",
+        CLUSTER_SNYK_CONNECTION_KIND,
         lambda: _check_connection(body, ConnectionKind.CLUSTER_SNYK_CONNECTION, runtime),
     )
 
 
-@kopf.on.event(GROUP, VERSION, "snykconnections")
-@kopf.on.event(GROUP, VERSION, "clustersnykconnections")
+@kopf.on.event(GROUP, VERSION, SNYK_CONNECTION_PLURAL)
+@kopf.on.event(GROUP, VERSION, CLUSTER_SNYK_CONNECTION_PLURAL)
 async def connection_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     _runtime(memo).kicks.kick_if_changed(_key(str(body.get("kind")), body.metadata), _signature(body))

@@ -10,11 +10,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pydantic
+
 from snyk_broker_operator.adapters.kube import connect
 from snyk_broker_operator.adapters.kube.customobjects import CustomObjects
-from snyk_broker_operator.models import ROTATE_REQUESTED_AT_ANNOTATION
+from snyk_broker_operator.models import BROKER_TOKEN_PLURAL, ROTATE_REQUESTED_AT_ANNOTATION, BrokerTokenStatus
+from snyk_broker_operator.models.enums import ConditionStatus, ConditionType
 
-PLURAL = "brokertokens"
+PLURAL = BROKER_TOKEN_PLURAL
 POLL_SECONDS = 1.0
 
 
@@ -33,13 +36,23 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
+def _status(body: dict[str, Any]) -> BrokerTokenStatus | None:
+    try:
+        return BrokerTokenStatus.model_validate(body.get("status") or {})
+    except pydantic.ValidationError:
+        return None
+
+
 def _done(body: dict[str, Any], request: str) -> bool:
-    status = body.get("status") or {}
-    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    """The rotation asked for by `request` is over: handled, none in progress, and the BrokerToken Ready."""
+    status = _status(body)
+    ready = status.condition(ConditionType.READY) if status else None
     return (
-        status.get("lastRotateRequest") == request
-        and not (status.get("rotation") or {})
-        and ready.get("status") == "True"
+        status is not None
+        and status.last_rotate_request == request
+        and status.rotation is None
+        and ready is not None
+        and ready.status == ConditionStatus.TRUE
     )
 
 
@@ -51,7 +64,8 @@ async def rotate(options: RotateOptions) -> int:
         if body is None:
             sys.stderr.write(f"BrokerToken {options.namespace}/{options.name} not found\n")
             return 1
-        before = (body.get("status") or {}).get("tokenFingerprint")
+        current = _status(body)
+        before = current.token_fingerprint if current else None
         request = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         await objects.patch_metadata(
             plural=PLURAL,
@@ -66,9 +80,9 @@ async def rotate(options: RotateOptions) -> int:
         deadline = time.monotonic() + options.timeout
         while time.monotonic() < deadline:
             body = await objects.read(plural=PLURAL, name=options.name, namespace=options.namespace)
-            if body is not None and _done(body, request):
-                status = body["status"]
-                say(f"fingerprint after:  {status.get('tokenFingerprint')} (revision {status.get('revision')})")
+            status = _status(body) if body is not None else None
+            if body is not None and status is not None and _done(body, request):
+                say(f"fingerprint after:  {status.token_fingerprint} (revision {status.revision})")
                 return 0
             await asyncio.sleep(POLL_SECONDS)
         sys.stderr.write(f"timed out after {options.timeout:.0f}s waiting for the rotation to complete\n")

@@ -1,4 +1,5 @@
-"""Runs the operator (`snyk-broker-operator run`): builds the shared runtime, configures Kopf, serves until stopped."""
+"""Runs the operator (`snyk-broker-operator run`): the composition root. It is the one place that names concrete
+adapters: it builds them, wires them into the engine's ports, configures Kopf, and serves until stopped."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ import kopf
 
 from snyk_broker_operator import handlers
 from snyk_broker_operator.adapters.kube import connect
+from snyk_broker_operator.adapters.kube.customobjects import CustomObjects
+from snyk_broker_operator.adapters.kube.events import EventRecorder
+from snyk_broker_operator.adapters.kube.secrets import SecretStore
+from snyk_broker_operator.adapters.kube.workloads import Workloads
+from snyk_broker_operator.engine import failpoints
+from snyk_broker_operator.engine.connections import Connections
 from snyk_broker_operator.engine.dependencies import Dependencies
 from snyk_broker_operator.engine.kicks import Kicks
 
@@ -38,12 +45,26 @@ def operator_namespace_default() -> str:
         return os.environ.get("POD_NAMESPACE", DEFAULT_OPERATOR_NAMESPACE)
 
 
+def build_dependencies(api: connect.ApiClient, *, operator_namespace: str) -> Dependencies:
+    """The real adapters behind the engine's ports; crash points armed from SBO_FAILPOINTS (tests only)."""
+    secrets = SecretStore(api)
+    objects = CustomObjects(api)
+    return Dependencies(
+        secrets=secrets,
+        objects=objects,
+        events=EventRecorder(api),
+        connections=Connections(objects=objects, secrets=secrets, operator_namespace=operator_namespace),
+        workloads=Workloads(api),
+        failpoint=failpoints.from_environment(os.environ),
+    )
+
+
 async def run(options: RunOptions) -> None:
     if options.kubeconfig:
         # Kopf logs in through the kubernetes client, which reads KUBECONFIG: both must use the same cluster.
         os.environ["KUBECONFIG"] = options.kubeconfig
     api = connect.api_client(options.kubeconfig)
-    deps = Dependencies.build(api, operator_namespace=options.operator_namespace)
+    deps = build_dependencies(api, operator_namespace=options.operator_namespace)
     runtime = handlers.Runtime(deps=deps, kicks=Kicks())
     settings = kopf.OperatorSettings()
     handlers.configure(settings)

@@ -10,7 +10,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import pydantic
+
 from snyk_broker_operator.engine.dependencies import Dependencies
+from snyk_broker_operator.models import BrokerToken
 from snyk_broker_operator.models.enums import DeletionPolicy
 from snyk_broker_operator.reconcile import manifests
 
@@ -18,16 +21,18 @@ logger = logging.getLogger(__name__)
 
 
 async def release_secret(body: Mapping[str, Any], deps: Dependencies) -> None:
-    metadata = body.get("metadata", {})
-    spec = body.get("spec", {})
-    namespace, name, uid = metadata.get("namespace", ""), metadata.get("name", ""), metadata.get("uid", "")
-    secret_name = (spec.get("secret") or {}).get("name") or name
-    policy = spec.get("deletionPolicy") or DeletionPolicy.RETAIN.value
+    try:
+        resource = BrokerToken.model_validate(dict(body))
+    except pydantic.ValidationError:
+        # The operator never wrote a Secret for a spec it could not read: there is nothing of ours to release.
+        logger.info("BrokerToken %s is invalid; nothing to release", (body.get("metadata") or {}).get("name"))
+        return
+    meta, spec = resource.metadata, resource.spec
+    namespace, uid, secret_name = meta.namespace or "", meta.uid or "", resource.secret_name
     secret = await deps.secrets.read(namespace, secret_name)
-    state = manifests.secret_state(secret, key="")
-    if state.controller_uid != uid:
+    if manifests.secret_state(secret, key="").controller_uid != uid:
         return  # never touch a Secret this BrokerToken does not own
-    if policy == DeletionPolicy.DELETE.value:
+    if spec.effective_deletion_policy is DeletionPolicy.DELETE:
         await deps.secrets.delete(namespace, secret_name)
         logger.info("Deleted Secret %s/%s (deletionPolicy Delete)", namespace, secret_name)
     else:

@@ -6,6 +6,7 @@ repeated, so an operator restart makes no Snyk call for a healthy connection.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -13,12 +14,12 @@ from typing import Any
 
 import pydantic
 
-from snyk_broker_operator.adapters import snyk as snyk_api
-from snyk_broker_operator.adapters.kube.errors import KubeApiError
-from snyk_broker_operator.engine.connections import PLURALS, ConnectionUnusable
+from snyk_broker_operator.adapters.kube.errors import NotFound
+from snyk_broker_operator.engine.connections import PLURALS
 from snyk_broker_operator.engine.dependencies import Dependencies
+from snyk_broker_operator.engine.outcomes import connection_check_result
 from snyk_broker_operator.models import ClusterSnykConnection, SnykConnection, SnykConnectionStatus
-from snyk_broker_operator.models.enums import ConditionReason, ConditionType, ConnectionKind
+from snyk_broker_operator.models.enums import ConditionReason, ConditionStatus, ConditionType, ConnectionKind
 from snyk_broker_operator.reconcile import conditions
 
 logger = logging.getLogger(__name__)
@@ -53,32 +54,28 @@ async def check(body: Mapping[str, Any], kind: ConnectionKind, deps: Dependencie
     new_status = SnykConnectionStatus(
         observed_generation=meta.generation, conditions=merged, checked_at=now, message=message
     )
-    try:
+    with contextlib.suppress(NotFound):  # deleted meanwhile: nothing to report on
         await deps.objects.patch_status(
             plural=PLURALS[kind], name=meta.name, namespace=meta.namespace, status=new_status.to_json_dict()
         )
-    except KubeApiError as error:
-        if error.status != 404:
-            raise
     return (CHECK_INTERVAL if ok else RETRY_BROKEN).total_seconds(), ok
 
 
-async def _probe(kind: ConnectionKind, name: str, namespace: str, deps: Dependencies) -> tuple[bool, str, str]:
+async def _probe(
+    kind: ConnectionKind, name: str, namespace: str, deps: Dependencies
+) -> tuple[bool, ConditionReason, str]:
     try:
         client = await deps.connections.client_for(kind=kind, name=name, namespace=namespace)
         credentials = await client.check_credentials()
-    except ConnectionUnusable as unusable:
-        return False, unusable.reason, unusable.message
-    except snyk_api.AuthenticationError as error:
-        return False, ConditionReason.AUTHENTICATION_FAILED, str(error)
-    except snyk_api.SnykError as error:
-        return False, ConditionReason.SNYK_UNAVAILABLE, str(error)
+    except Exception as error:
+        failed = connection_check_result(error)
+        if failed is None:
+            raise
+        return False, *failed
     orgs = len(credentials.org_ids)
     return True, ConditionReason.RECONCILED, f"credentials work; the API key sees {orgs} org(s)"
 
 
 def _ready(status: SnykConnectionStatus | None) -> bool:
-    for condition in (status.conditions or ()) if status else ():
-        if condition.type == ConditionType.READY:
-            return condition.status == "True"
-    return False
+    condition = status.condition(ConditionType.READY) if status else None
+    return condition is not None and condition.status == ConditionStatus.TRUE

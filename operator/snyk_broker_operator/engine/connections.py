@@ -12,10 +12,16 @@ import hashlib
 import pydantic
 from pydantic import SecretStr
 
-from snyk_broker_operator.adapters.kube.customobjects import CustomObjects
-from snyk_broker_operator.adapters.kube.secrets import SecretStore
 from snyk_broker_operator.adapters.snyk import LimiterRegistry, RetryPolicy, SnykClient
-from snyk_broker_operator.models import ClusterSnykConnection, SnykConnection, SnykConnectionSpec
+from snyk_broker_operator.engine.outcomes import ConnectionUnusable
+from snyk_broker_operator.engine.ports import CustomObjects, SecretStore
+from snyk_broker_operator.models import (
+    CLUSTER_SNYK_CONNECTION_PLURAL,
+    SNYK_CONNECTION_PLURAL,
+    ClusterSnykConnection,
+    SnykConnection,
+    SnykConnectionSpec,
+)
 from snyk_broker_operator.models.enums import ConditionReason, ConnectionKind
 from snyk_broker_operator.reconcile import manifests
 
@@ -23,18 +29,9 @@ from snyk_broker_operator.reconcile import manifests
 OPERATOR_RETRY_POLICY = RetryPolicy(max_attempts=4, max_elapsed=20.0)
 
 PLURALS = {
-    ConnectionKind.SNYK_CONNECTION: "snykconnections",
-    ConnectionKind.CLUSTER_SNYK_CONNECTION: "clustersnykconnections",
+    ConnectionKind.SNYK_CONNECTION: SNYK_CONNECTION_PLURAL,
+    ConnectionKind.CLUSTER_SNYK_CONNECTION: CLUSTER_SNYK_CONNECTION_PLURAL,
 }
-
-
-class ConnectionUnusable(Exception):
-    """The connection cannot be used as it is; `message` says what the user must fix."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 class Connections:

@@ -1,4 +1,4 @@
-"""Everything a reconcile needs from the outside world, built once per operator and passed in (no globals)."""
+"""Everything a pass needs from the outside world, as ports, built once by `runner` and passed in (no globals)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from snyk_broker_operator.adapters.kube.connect import ApiClient
-from snyk_broker_operator.adapters.kube.customobjects import CustomObjects
-from snyk_broker_operator.adapters.kube.events import EventRecorder
-from snyk_broker_operator.adapters.kube.secrets import SecretStore
-from snyk_broker_operator.adapters.kube.workloads import Workloads
-from snyk_broker_operator.engine.connections import Connections
+from snyk_broker_operator.engine.context import no_failpoint
+from snyk_broker_operator.engine.ports import (
+    CustomObjects,
+    EventRecorder,
+    Failpoint,
+    SecretStore,
+    SnykConnections,
+    Workloads,
+)
 
 
 def utc_now() -> datetime:
+    """The time as the operator records it: UTC, whole seconds (what an RFC 3339 annotation keeps)."""
     return datetime.now(UTC).replace(microsecond=0)
 
 
@@ -23,18 +27,8 @@ class Dependencies:
     secrets: SecretStore
     objects: CustomObjects
     events: EventRecorder
-    connections: Connections
+    connections: SnykConnections
     workloads: Workloads
     now: Callable[[], datetime] = utc_now
-
-    @classmethod
-    def build(cls, api: ApiClient, *, operator_namespace: str) -> Dependencies:
-        secrets = SecretStore(api)
-        objects = CustomObjects(api)
-        return cls(
-            secrets=secrets,
-            objects=objects,
-            events=EventRecorder(api),
-            connections=Connections(objects=objects, secrets=secrets, operator_namespace=operator_namespace),
-            workloads=Workloads(api),
-        )
+    # Crash points for the crash-safety tests (engine.failpoints); does nothing unless the runner arms it.
+    failpoint: Failpoint = no_failpoint

@@ -17,14 +17,26 @@ class Kicks:
     def __init__(self) -> None:
         self._events: dict[Key, asyncio.Event] = {}
         self._signatures: dict[Key, Hashable] = {}
-        # (namespace, Secret name) -> keys of the loops whose consumers read that Secret.
+        # (namespace, Secret name) -> keys of the loops whose consumers read that Secret, and the way back.
         self._readers: dict[tuple[str, str], set[Key]] = {}
+        self._reads: dict[Key, tuple[str, str]] = {}
 
     def watch_secret(self, key: Key, secret_name: str) -> None:
         """Remember which Secret a loop's consumers read, so a change to a workload reading it kicks the loop."""
-        for readers in self._readers.values():
+        secret = (key[1], secret_name)
+        if self._reads.get(key) == secret:
+            return
+        self._forget_reads(key)
+        self._reads[key] = secret
+        self._readers.setdefault(secret, set()).add(key)
+
+    def _forget_reads(self, key: Key) -> None:
+        old = self._reads.pop(key, None)
+        if old is not None:
+            readers = self._readers.get(old, set())
             readers.discard(key)
-        self._readers.setdefault((key[1], secret_name), set()).add(key)
+            if not readers:
+                self._readers.pop(old, None)
 
     def kick_readers(self, namespace: str, secret_names: set[str]) -> None:
         for name in secret_names:
@@ -37,8 +49,7 @@ class Kicks:
     def unregister(self, key: Key) -> None:
         self._events.pop(key, None)
         self._signatures.pop(key, None)
-        for readers in self._readers.values():
-            readers.discard(key)
+        self._forget_reads(key)
 
     def kick(self, key: Key) -> None:
         event = self._events.get(key)

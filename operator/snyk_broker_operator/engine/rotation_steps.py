@@ -2,7 +2,8 @@
 
 Order matters for crash safety: the rotation record is written before the provision call, the provisional token
 right after it, the phase only after the step it names has happened. A repeated step is harmless: bridges are
-applied, a second switch finds nothing to switch, promotion and clean-up are idempotent.
+applied, a second switch finds nothing to switch, promotion and clean-up are idempotent. The crash points the
+tests use (`ctx.failpoint`) are named where they sit.
 """
 
 from __future__ import annotations
@@ -10,59 +11,52 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from snyk_broker_operator.adapters.kube.errors import KubeApiError
-from snyk_broker_operator.adapters.snyk import NothingToSwitchError, ProvisionalTokenOutstandingError, SnykClient
-from snyk_broker_operator.engine import failpoints
-from snyk_broker_operator.engine.context import (
-    Notice,
-    SnykClientFactory,
-    StepContext,
-    StepFailed,
-    StepStalled,
-    kube_failure,
-    write_secret,
-)
+from snyk_broker_operator.adapters.kube.errors import KubeError
+from snyk_broker_operator.adapters.snyk import NothingToSwitchError
+from snyk_broker_operator.engine.context import SnykClientFactory, StepContext
+from snyk_broker_operator.engine.outcomes import kube_failure
+from snyk_broker_operator.engine.ports import SnykApi
 from snyk_broker_operator.models import fingerprint_of
 from snyk_broker_operator.models.enums import RotationPhase
-from snyk_broker_operator.reconcile import actions, manifests, timestamps
-from snyk_broker_operator.reconcile.desired import bridge_name, rotation_secret_name
-from snyk_broker_operator.reconcile.observed import Observed
-from snyk_broker_operator.reconcile.rotation import POLL_SECONDS, RotationRecord
+from snyk_broker_operator.reconcile import (
+    Observed,
+    RotationRecord,
+    StepFact,
+    actions,
+    bridge_name,
+    custody,
+    manifests,
+    rotation_secret_name,
+)
 
 logger = logging.getLogger(__name__)
 
-OUTSTANDING_MESSAGE = (
-    "Snyk refuses to provision a new broker token because another provisional token is outstanding in this "
-    "integration's Snyk Group (only one may exist at a time). If another tool or person provisioned it, let them "
-    "finish (switch) first; if an earlier request of this operator timed out, its token cannot be read back through "
-    "the API: switch or clear it in Snyk (or ask Snyk support). The rotation resumes by itself once Snyk accepts"
-)
-
-
-async def run(
-    action: actions.BeginRotation
+RotationAction = (
+    actions.BeginRotation
     | actions.ProvisionToken
     | actions.EnsureBridges
     | actions.SwitchToken
     | actions.PromoteProvisional
-    | actions.FinishRotation,
-    observed: Observed,
-    ctx: StepContext,
-    snyk: SnykClientFactory,
-) -> Observed:
+    | actions.FinishRotation
+)
+
+
+async def run(
+    action: RotationAction, observed: Observed, ctx: StepContext, snyk: SnykClientFactory
+) -> tuple[Observed, frozenset[StepFact]]:
     match action:
         case actions.BeginRotation():
-            return await begin(action, observed, ctx)
+            return await begin(action, observed, ctx), frozenset()
         case actions.ProvisionToken():
-            return await provision(action, observed, ctx, await snyk.get())
+            return await provision(action, observed, ctx, await snyk.get()), frozenset()
         case actions.EnsureBridges():
-            return await ensure_bridges(action, observed, ctx)
+            return await ensure_bridges(action, observed, ctx), frozenset()
         case actions.SwitchToken():
             return await switch(action, observed, ctx, await snyk.get())
         case actions.PromoteProvisional():
-            return await promote(observed, ctx)
+            return await promote(observed, ctx), frozenset()
         case actions.FinishRotation():
-            return await finish(observed, ctx)
+            return await finish(observed, ctx), frozenset()
 
 
 async def begin(action: actions.BeginRotation, observed: Observed, ctx: StepContext) -> Observed:
@@ -70,32 +64,26 @@ async def begin(action: actions.BeginRotation, observed: Observed, ctx: StepCont
         phase=RotationPhase.PROVISIONED,
         strategy=action.strategy,
         trigger=action.trigger,
-        started_at=timestamps.format_utc(ctx.now),
+        started_at=ctx.now,
         request=action.request,
         token=None,
     )
     await _persist(ctx, record, create=True)
-    custody = observed.custody
-    assert custody is not None
-    if action.request is not None:
-        custody = dataclasses.replace(custody, last_rotate_request=action.request)
-        await ctx.persist_custody(custody)
-    ctx.notices.append(
-        Notice("RotationStarted", f"rotation started ({action.strategy.value}, trigger {action.trigger.value})")
-    )
-    return dataclasses.replace(observed, rotation=record, custody=custody)
+    assert observed.custody is not None
+    handled = custody.with_rotate_request(observed.custody, action.request)
+    if handled != observed.custody:
+        await ctx.persist_custody(handled)
+    return dataclasses.replace(observed, rotation=record, custody=handled)
 
 
-async def provision(action: actions.ProvisionToken, observed: Observed, ctx: StepContext, snyk: SnykClient) -> Observed:
+async def provision(action: actions.ProvisionToken, observed: Observed, ctx: StepContext, snyk: SnykApi) -> Observed:
     record = observed.rotation
     assert record is not None
-    try:
-        grant = await snyk.provision_token(org_id=action.org_id, integration_id=action.integration_id)
-    except ProvisionalTokenOutstandingError:
-        raise StepStalled(actions.Stall("ProvisionalTokenOutstanding", OUTSTANDING_MESSAGE)) from None
+    # ProvisionalTokenOutstandingError propagates: engine.outcomes makes it a Stall that says what to do.
+    grant = await snyk.provision_token(org_id=action.org_id, integration_id=action.integration_id)
     record = dataclasses.replace(record, token=grant.token)
     await _persist(ctx, record)
-    failpoints.hit("after-provision")
+    ctx.failpoint("after-provision")
     logger.info("Provisional token %s persisted for %s", fingerprint_of(grant.token), ctx.desired.name)
     return dataclasses.replace(observed, rotation=record)
 
@@ -109,83 +97,58 @@ async def ensure_bridges(action: actions.EnsureBridges, observed: Observed, ctx:
             body = manifests.bridge_deployment(ctx.desired, consumer, provisional)
             try:
                 await ctx.workloads.apply_deployment(body)
-            except KubeApiError as error:
-                raise StepFailed(kube_failure(error, f"applying bridge {body['metadata']['name']!r}")) from None
+            except KubeError as error:
+                raise kube_failure(error, f"applying bridge {body['metadata']['name']!r}") from None
     if record.phase == RotationPhase.PROVISIONED:
         record = dataclasses.replace(record, phase=RotationPhase.BRIDGING)
         await _persist(ctx, record)
-    # The bridges need the cluster to act: end this pass and read their state again shortly.
-    ctx.wait_seconds = POLL_SECONDS
     return dataclasses.replace(observed, rotation=record)
 
 
-async def switch(action: actions.SwitchToken, observed: Observed, ctx: StepContext, snyk: SnykClient) -> Observed:
+async def switch(
+    action: actions.SwitchToken, observed: Observed, ctx: StepContext, snyk: SnykApi
+) -> tuple[Observed, frozenset[StepFact]]:
     record = observed.rotation
     assert record is not None and record.token is not None
-    token = record.token
     if record.phase == RotationPhase.BRIDGING:
-        failpoints.hit("after-bridges")
-        ctx.notices.append(Notice("BridgeReady", f"{len(observed.bridges)} bridge(s) available on the new token"))
+        ctx.failpoint("after-bridges")
+    facts: frozenset[StepFact] = frozenset()
     try:
         await snyk.switch_token(org_id=action.org_id, integration_id=action.integration_id)
     except NothingToSwitchError:
         # A switch already happened (its answer was lost, or the operator stopped before recording it). The v1 API
-        # cannot confirm which token Snyk routes to, so say what was assumed.
+        # cannot confirm which token Snyk routes to, so the event says what was assumed.
         logger.warning("Snyk reports no provisional token to switch to: taking the switch as done")
-        ctx.notices.append(
-            Notice(
-                "SwitchAssumed",
-                "Snyk reports no provisional token left to switch to, so the switch to "
-                f"{fingerprint_of(token)} is taken as done (an earlier answer was lost). If the integration's broker "
-                "settings were changed meanwhile, check that broker clients connect",
-            )
-        )
-    failpoints.hit("after-switch")
+        facts = frozenset({StepFact.SWITCH_ASSUMED})
+    ctx.failpoint("after-switch")
     record = dataclasses.replace(record, phase=RotationPhase.SWITCHED)
     await _persist(ctx, record)
-    custody = observed.custody
-    shared = len(custody.clones) if custody else 0
-    also = f" and the {shared} integration(s) cloned into other orgs" if shared else ""
-    ctx.notices.append(
-        Notice("TokenSwitched", f"Snyk now routes the integration{also} to token {fingerprint_of(token)}")
-    )
-    return dataclasses.replace(observed, rotation=record)
+    return dataclasses.replace(observed, rotation=record), facts
 
 
 async def promote(observed: Observed, ctx: StepContext) -> Observed:
-    record, custody = observed.rotation, observed.custody
-    assert record is not None and record.token is not None and custody is not None
-    if custody.token is None or custody.token.get_secret_value() != record.token.get_secret_value():
-        custody = dataclasses.replace(
-            custody,
-            token=record.token,
-            revision=custody.revision + 1,
-            issued_at=timestamps.format_utc(ctx.now),
-        )
-        await ctx.persist_custody(custody)
+    record, current = observed.rotation, observed.custody
+    assert record is not None and record.token is not None and current is not None
+    promoted = custody.after_promote(current, provisional=record.token, now=ctx.now)
+    if promoted != current:
+        await ctx.persist_custody(promoted)
     record = dataclasses.replace(record, phase=RotationPhase.ROLLING_OUT)
     await _persist(ctx, record)
-    return dataclasses.replace(observed, rotation=record, custody=custody)
+    return dataclasses.replace(observed, rotation=record, custody=promoted)
 
 
 async def finish(observed: Observed, ctx: StepContext) -> Observed:
     namespace = ctx.desired.namespace
-    for consumer in observed.consumers:
-        await ctx.workloads.delete_deployment(namespace, bridge_name(consumer.name))
-    for bridge in observed.bridges:
-        await ctx.workloads.delete_deployment(namespace, bridge.name)
-    await ctx.secrets.delete(namespace, rotation_secret_name(ctx.desired.name))
-    custody = observed.custody
-    assert custody is not None and custody.token is not None
-    shared = f"; {len(custody.clones)} other org(s) share it" if custody.clones else ""
-    ctx.notices.append(
-        Notice(
-            "RotationCompleted",
-            f"revision {custody.revision}: consumers run token {fingerprint_of(custody.token)}{shared}",
-        )
-    )
+    try:
+        for consumer in observed.consumers:
+            await ctx.workloads.delete_deployment(namespace, bridge_name(consumer.name))
+        for bridge in observed.bridges:
+            await ctx.workloads.delete_deployment(namespace, bridge.name)
+        await ctx.secrets.delete(namespace, rotation_secret_name(ctx.desired.name))
+    except KubeError as error:
+        raise kube_failure(error, "cleaning up after the rotation") from None
     return dataclasses.replace(observed, rotation=None, bridges=())
 
 
 async def _persist(ctx: StepContext, record: RotationRecord, *, create: bool = False) -> None:
-    await write_secret(ctx, manifests.rotation_secret(ctx.desired, record), create=create, what="the rotation Secret")
+    await ctx.write_secret(manifests.rotation_secret(ctx.desired, record), create=create, what="the rotation Secret")

@@ -56,8 +56,9 @@ DEFAULT_SECRET_KEY: Final = "BROKER_TOKEN"
 DEFAULT_ROTATION_STRATEGY: Final = RotationStrategy.BRIDGE
 # Retain: deleting a BrokerToken (or pruning it from Git by mistake) must never lose a working token.
 DEFAULT_DELETION_POLICY: Final = DeletionPolicy.RETAIN
-# Shorter intervals are refused: a rotation rolls every consumer, and one shorter than a minute could not even
-# finish before the next one. Anything under a day is for demos and tests; Snyk recommends 90 days (2160h).
+# Shorter intervals are refused: a rotation rolls every consumer, and a Bridge rotation takes about 15 s on a quiet
+# cluster, so a shorter interval could not finish before the next one fell due. Anything under a day is for demos
+# and tests; Snyk recommends 90 days (2160h).
 MIN_ROTATION_EVERY: Final = "10s"
 MIN_ROTATION_INTERVAL: Final = parse_go_duration(MIN_ROTATION_EVERY)
 MAX_SHARE_WITH: Final = 50
@@ -192,8 +193,8 @@ class RotationSpec(ApiModel):
     every: GoDuration | None = Field(
         default=None,
         description="Rotate this long after the current token was issued, as a duration in hours, minutes and "
-        "seconds (e.g. 2160h for 90 days); at least 1m. When absent, the token rotates only on request (annotation "
-        "snykbroker.dev/rotate-requested-at).",
+        f"seconds (e.g. 2160h for 90 days); at least {MIN_ROTATION_EVERY}. When absent, the token rotates only on "
+        "request (annotation snykbroker.dev/rotate-requested-at).",
         json_schema_extra=cel_validations(ROTATION_MINIMUM),
     )
     strategy: RotationStrategy | None = Field(

@@ -15,6 +15,7 @@ from snyk_broker_operator.models.common import Condition, Fingerprint, Timestamp
 from snyk_broker_operator.models.enums import (
     ConditionType,
     ConsumerKind,
+    ConsumerReason,
     ConsumerState,
     RotationPhase,
     RotationStrategy,
@@ -44,7 +45,7 @@ class SharedWithStatus(ObservedModel):
     integration_id: Uuid | None = Field(default=None, description="Id of the cloned integration in that org.")
     state: ShareState = Field(
         description="Shared (the org uses this token), Conflict (the org already has an integration of this type "
-        "on another token) or Failed."
+        "on another token)."
     )
     message: str | None = Field(default=None, description="What went wrong, and what to do, when not Shared.")
 
@@ -64,7 +65,9 @@ class ConsumerStatus(ObservedModel):
         description="Current (rolled and available), RollingOut, Failed (e.g. progress deadline exceeded) or "
         "Pending (not rolled yet)."
     )
-    reason: str | None = Field(default=None, description="Why the state is Failed or Pending, as one CamelCase word.")
+    reason: ConsumerReason | None = Field(
+        default=None, description="Why the state is not Current, as one CamelCase word."
+    )
     message: str | None = Field(default=None, description="Details for a human.")
 
 
@@ -72,8 +75,8 @@ class RotationStatus(ObservedModel):
     """The rotation in progress, if any."""
 
     phase: RotationPhase = Field(
-        description="Bridge: Provisioned, Bridging, Switched, RollingOut, Completing. InPlace: Provisioned, "
-        "RollingOut, Switched, Completing. Idle when no rotation runs."
+        description="Bridge: Provisioned, Bridging, Switched, RollingOut. InPlace: Provisioned, RollingOut, "
+        "Switched. The whole rotation field is absent when no rotation runs."
     )
     strategy: RotationStrategy | None = Field(default=None, description="The strategy this rotation runs with.")
     started_at: Timestamp | None = Field(default=None, description="When this rotation started.")
@@ -83,7 +86,6 @@ class RotationStatus(ObservedModel):
     trigger: RotationTrigger | None = Field(
         default=None, description="Schedule (spec.rotation.every) or Annotation (snykbroker.dev/rotate-requested-at)."
     )
-    message: str | None = Field(default=None, description="What the rotation waits for, or why it is stuck.")
 
 
 class BrokerTokenStatus(ObservedModel):

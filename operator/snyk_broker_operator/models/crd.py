@@ -10,7 +10,16 @@ from pydantic import BaseModel
 from snyk_broker_operator.models.brokertoken import BrokerTokenSpec
 from snyk_broker_operator.models.brokertoken_status import BrokerTokenStatus
 from snyk_broker_operator.models.connection import SnykConnectionSpec, SnykConnectionStatus
-from snyk_broker_operator.models.group import GROUP, VERSION
+from snyk_broker_operator.models.group import (
+    BROKER_TOKEN_KIND,
+    BROKER_TOKEN_PLURAL,
+    CLUSTER_SNYK_CONNECTION_KIND,
+    CLUSTER_SNYK_CONNECTION_PLURAL,
+    GROUP,
+    SNYK_CONNECTION_KIND,
+    SNYK_CONNECTION_PLURAL,
+    VERSION,
+)
 
 __all__ = [
     "BROKER_TOKEN_CRD",
@@ -85,8 +94,8 @@ class CustomResourceKind:
 
 
 BROKER_TOKEN_CRD = CustomResourceKind(
-    kind="BrokerToken",
-    plural="brokertokens",
+    kind=BROKER_TOKEN_KIND,
+    plural=BROKER_TOKEN_PLURAL,
     singular="brokertoken",
     short_names=("bt",),
     scope=Scope.NAMESPACED,
@@ -121,8 +130,8 @@ _CONNECTION_COLUMNS = (
 )
 
 SNYK_CONNECTION_CRD = CustomResourceKind(
-    kind="SnykConnection",
-    plural="snykconnections",
+    kind=SNYK_CONNECTION_KIND,
+    plural=SNYK_CONNECTION_PLURAL,
     singular="snykconnection",
     short_names=("sc",),
     scope=Scope.NAMESPACED,
@@ -134,8 +143,8 @@ SNYK_CONNECTION_CRD = CustomResourceKind(
 )
 
 CLUSTER_SNYK_CONNECTION_CRD = CustomResourceKind(
-    kind="ClusterSnykConnection",
-    plural="clustersnykconnections",
+    kind=CLUSTER_SNYK_CONNECTION_KIND,
+    plural=CLUSTER_SNYK_CONNECTION_PLURAL,
     singular="clustersnykconnection",
     short_names=("csc",),
     scope=Scope.CLUSTER,

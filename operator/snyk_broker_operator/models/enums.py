@@ -15,8 +15,10 @@ __all__ = [
     "ConditionType",
     "ConnectionKind",
     "ConsumerKind",
+    "ConsumerReason",
     "ConsumerState",
     "DeletionPolicy",
+    "EventReason",
     "IntegrationType",
     "LabelSelectorOperator",
     "Region",
@@ -117,42 +119,80 @@ class ConditionStatus(StrEnum):
 
 
 class ConditionReason(StrEnum):
-    """Reasons the operator gives on conditions: one CamelCase word that a machine can match on."""
+    """Reasons the operator gives on conditions: one CamelCase word that a machine can match on.
 
+    Every reason a condition (or a stall, or a failure) can carry is a member; nothing else is ever written.
+    """
+
+    # Healthy, or on its way.
     RECONCILED = "Reconciled"
     PROGRESSING = "Progressing"
-    RESOLVING_INTEGRATION = "ResolvingIntegration"
-    PROVISIONING = "Provisioning"
-    SHARING = "Sharing"
     ROTATING = "Rotating"
     ROLLING_OUT = "RollingOut"
+    # Ready, but with a setup Snyk does not support (redundant clients of one token).
+    HA_CLIENT_LIMIT_EXCEEDED = "HAClientLimitExceeded"
+    CLIENT_URL_MISMATCH = "ClientURLMismatch"
+    # The user must act (Stalled).
     CONNECTION_NOT_FOUND = "ConnectionNotFound"
     CONNECTION_NOT_READY = "ConnectionNotReady"
     AUTHENTICATION_FAILED = "AuthenticationFailed"
     INTEGRATION_NOT_FOUND = "IntegrationNotFound"
-    SECRET_NOT_FOUND = "SecretNotFound"
+    SOURCE_SECRET_NOT_FOUND = "SourceSecretNotFound"
+    SOURCE_KEY_NOT_FOUND = "SourceKeyNotFound"
     INVALID_TOKEN = "InvalidToken"
     SECRET_CONFLICT = "SecretConflict"
+    SHARE_NEEDS_PROVISION = "ShareNeedsProvision"
+    ROTATION_NEEDS_PROVISION = "RotationNeedsProvision"
     PROVISIONAL_TOKEN_OUTSTANDING = "ProvisionalTokenOutstanding"
-    RATE_LIMITED = "RateLimited"
-    SNYK_UNAVAILABLE = "SnykUnavailable"
-    AMBIGUOUS_RESULT = "AmbiguousResult"
-    SHARE_FAILED = "ShareFailed"
     BRIDGE_UNAVAILABLE = "BridgeUnavailable"
     CONSUMER_ROLLOUT_FAILED = "ConsumerRolloutFailed"
     INVALID_SPEC = "InvalidSpec"
+    # Retried with backoff.
+    RATE_LIMITED = "RateLimited"
+    SNYK_UNAVAILABLE = "SnykUnavailable"
+    AMBIGUOUS_RESULT = "AmbiguousResult"
+    KUBERNETES_ERROR = "KubernetesError"
+
+
+class EventReason(StrEnum):
+    """Reasons of the Kubernetes Events the operator records: one per thing that happened, never one per pass.
+
+    A stall is also recorded as an event, once, under its condition reason (:class:`ConditionReason`).
+    """
+
+    TOKEN_ISSUED = "TokenIssued"
+    TOKEN_ADOPTED = "TokenAdopted"
+    SHARED_WITH_ORG = "SharedWithOrg"
+    SHARE_CONFLICT = "ShareConflict"
+    SECRET_WRITTEN = "SecretWritten"
+    SECRET_RESTORED = "SecretRestored"
+    ROLLOUT_STARTED = "RolloutStarted"
+    ROLLOUT_COMPLETED = "RolloutCompleted"
+    ROLLOUT_FAILED = "RolloutFailed"
+    ROTATION_STARTED = "RotationStarted"
+    BRIDGE_READY = "BridgeReady"
+    SWITCH_ASSUMED = "SwitchAssumed"
+    TOKEN_SWITCHED = "TokenSwitched"
+    ROTATION_COMPLETED = "RotationCompleted"
+    ROTATION_FAILED = "RotationFailed"
+
+
+class ConsumerReason(StrEnum):
+    """Why one consumer workload is not (yet) on the current token (``status.consumers[].reason``)."""
+
+    TOKEN_CHANGED = "TokenChanged"
+    ROLLING_OUT = "RollingOut"
+    PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 
 
 class RotationPhase(StrEnum):
-    """Where a rotation stands.
+    """Where a rotation in progress stands (``status.rotation`` is absent when none runs).
 
-    Bridge: Idle -> Provisioned -> Bridging -> Switched -> RollingOut -> Completing -> Idle.
-    InPlace: Idle -> Provisioned -> RollingOut -> Switched -> Completing -> Idle.
+    Bridge: Provisioned -> Bridging -> Switched -> RollingOut, then the bridges and the record are deleted.
+    InPlace: Provisioned -> RollingOut -> Switched, then the record is deleted.
     """
 
-    # No rotation in progress.
-    IDLE = "Idle"
-    # A provisional token was obtained and persisted in the operator's rotation Secret.
+    # A provisional token is being obtained, or was obtained and persisted in the operator's rotation Secret.
     PROVISIONED = "Provisioned"
     # Bridge copies of the consumers run on the provisional token; waiting for them to become available.
     BRIDGING = "Bridging"
@@ -160,8 +200,6 @@ class RotationPhase(StrEnum):
     SWITCHED = "Switched"
     # The new token is in the consumer Secret and the consumers are rolling onto it.
     ROLLING_OUT = "RollingOut"
-    # Cleaning up: bridges and the rotation Secret are being deleted.
-    COMPLETING = "Completing"
 
 
 class RotationTrigger(StrEnum):
@@ -176,7 +214,6 @@ class ShareState(StrEnum):
 
     SHARED = "Shared"
     CONFLICT = "Conflict"
-    FAILED = "Failed"
 
 
 class ConsumerKind(StrEnum):

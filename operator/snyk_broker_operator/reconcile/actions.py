@@ -1,11 +1,11 @@
-"""The steps a reconcile can take, as plain values: `plan.decide` chooses them, the handler's executor runs them."""
+"""The steps a reconcile can take, as plain values, and the decision that names them: `plan.decide` chooses them,
+`engine.executor` carries them out."""
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 
-from snyk_broker_operator.models.enums import RotationStrategy, RotationTrigger
+from snyk_broker_operator.models.enums import ConditionReason, RotationStrategy, RotationTrigger
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,20 +137,11 @@ Action = (
 )
 
 
-class StallReason(enum.StrEnum):
-    SECRET_CONFLICT = "SecretConflict"
-    SOURCE_SECRET_NOT_FOUND = "SourceSecretNotFound"
-    SOURCE_KEY_NOT_FOUND = "SourceKeyNotFound"
-    INVALID_TOKEN = "InvalidToken"
-    SHARE_NEEDS_PROVISION = "ShareNeedsProvision"
-    ROTATION_NEEDS_PROVISION = "RotationNeedsProvision"
-
-
 @dataclasses.dataclass(frozen=True)
 class Stall:
     """Nothing more can be done until the user changes something; `message` says what."""
 
-    reason: str
+    reason: ConditionReason
     message: str
 
 
@@ -158,8 +149,9 @@ class Stall:
 class Decision:
     actions: tuple[Action, ...] = ()
     stall: Stall | None = None
-    # Nothing to do yet, but look again in this many seconds (a rollout waiting for the token to settle, a rotation
-    # waiting on pods). With a stall, the stall is reported but polled at this pace rather than backed off.
+    # Look again in this many seconds: with no action, nothing is to be done yet (a rollout waiting for the token to
+    # settle); after the actions, the cluster must act before anything more can be decided (bridges starting), so
+    # the pass ends there. With a stall, the stall is reported but polled at this pace rather than backed off.
     wait_seconds: float | None = None
 
     @property

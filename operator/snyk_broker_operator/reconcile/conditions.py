@@ -7,15 +7,37 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from snyk_broker_operator.models import Condition
-from snyk_broker_operator.models.enums import ConditionStatus
+from snyk_broker_operator.models.enums import ConditionReason, ConditionStatus, ConditionType
+
+# metav1.Condition's limit on a message; a longer one is cut rather than refused by the API server.
+MAX_MESSAGE = 32768
 
 
 @dataclasses.dataclass(frozen=True)
 class Wanted:
-    type: str
-    true: bool
-    reason: str
+    """One condition as the operator wants it now, before transition times are merged in."""
+
+    type: ConditionType
+    is_true: bool
+    reason: ConditionReason
     message: str
+
+
+def kstatus(
+    reason: ConditionReason,
+    message: str,
+    *,
+    ready: bool,
+    reconciling: bool,
+    stalled: bool,
+    reconciling_message: str | None = None,
+) -> list[Wanted]:
+    """The three conditions every object carries (Ready, Reconciling, Stalled), in that order, with one reason."""
+    return [
+        Wanted(ConditionType.READY, ready, reason, message),
+        Wanted(ConditionType.RECONCILING, reconciling, reason, reconciling_message or message),
+        Wanted(ConditionType.STALLED, stalled, reason, message),
+    ]
 
 
 def merge(
@@ -25,7 +47,7 @@ def merge(
     before = {condition.type: condition for condition in previous or ()}
     merged = []
     for want in wanted:
-        status = ConditionStatus.TRUE if want.true else ConditionStatus.FALSE
+        status = ConditionStatus.TRUE if want.is_true else ConditionStatus.FALSE
         old = before.get(want.type)
         since = old.last_transition_time if old is not None and old.status == status else now
         merged.append(
@@ -33,7 +55,7 @@ def merge(
                 type=want.type,
                 status=status,
                 reason=want.reason,
-                message=want.message,
+                message=want.message[:MAX_MESSAGE],
                 last_transition_time=since,
                 observed_generation=generation,
             )

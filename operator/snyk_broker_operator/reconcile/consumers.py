@@ -11,13 +11,15 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from snyk_broker_operator.models.enums import ConsumerState
+from snyk_broker_operator.models import BRIDGE_OF_LABEL, BROKER_TOKEN_LABEL, TOKEN_FINGERPRINT_ANNOTATION, LabelSelector
+from snyk_broker_operator.models.enums import ConditionReason, ConsumerReason, ConsumerState
 
-FINGERPRINT_ANNOTATION = "snykbroker.dev/token-fingerprint"
 HA_MODE_ENV = "BROKER_HA_MODE_ENABLED"
 CLIENT_URL_ENV = "BROKER_CLIENT_URL"
 # Snyk allows at most this many broker clients on one token in high-availability mode.
 HA_CLIENT_LIMIT = 4
+# Kubernetes' own reason on a Deployment's Progressing condition when a rollout stopped making progress.
+PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +56,39 @@ def referenced_secrets(pod_spec: Mapping[str, Any]) -> set[str]:
     return {name for name in names if name}
 
 
-def references_secret(pod_spec: Mapping[str, Any], secret_name: str) -> bool:
-    return secret_name in referenced_secrets(pod_spec)
+def select_consumers(
+    listed: Iterable[Mapping[str, Any]], *, secret_name: str, selector: LabelSelector | None
+) -> tuple[Workload, ...]:
+    """The consumers among a namespace's workloads: those `selector` picks when one is set (spec.consumers.selector),
+    else those whose pod template reads `secret_name`; never a rotation bridge. Sorted by kind, then name."""
+    chosen = []
+    for workload in listed:
+        labels = _labels(workload)
+        if labels.get(BRIDGE_OF_LABEL):
+            continue
+        if selector is not None and not selector.matches(labels):
+            continue
+        if selector is None and secret_name not in referenced_secrets(_pod_spec(workload)):
+            continue
+        chosen.append(workload_view(workload))
+    return tuple(sorted(chosen, key=lambda w: (w.kind, w.name)))
+
+
+def bridges_of(listed: Iterable[Mapping[str, Any]], *, broker_token_name: str) -> tuple[Workload, ...]:
+    """The rotation bridges a BrokerToken runs, among a namespace's workloads."""
+    return tuple(
+        workload_view(w)
+        for w in listed
+        if _labels(w).get(BRIDGE_OF_LABEL) and _labels(w).get(BROKER_TOKEN_LABEL) == broker_token_name
+    )
+
+
+def _labels(workload: Mapping[str, Any]) -> Mapping[str, str]:
+    return (workload.get("metadata") or {}).get("labels") or {}
+
+
+def _pod_spec(workload: Mapping[str, Any]) -> Mapping[str, Any]:
+    return ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
 
 
 def workload_view(obj: Mapping[str, Any]) -> Workload:
@@ -68,9 +101,9 @@ def workload_view(obj: Mapping[str, Any]) -> Workload:
     client_url = values.get(CLIENT_URL_ENV)
     deadline = next(
         (
-            c.get("message") or "ProgressDeadlineExceeded"
+            c.get("message") or PROGRESS_DEADLINE_EXCEEDED
             for c in status.get("conditions") or []
-            if c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
+            if c.get("type") == "Progressing" and c.get("reason") == PROGRESS_DEADLINE_EXCEEDED
         ),
         None,
     )
@@ -83,7 +116,7 @@ def workload_view(obj: Mapping[str, Any]) -> Workload:
         updated_replicas=int(status.get("updatedReplicas", 0)),
         available_replicas=int(status.get("availableReplicas", status.get("readyReplicas", 0))),
         total_replicas=int(status.get("replicas", 0)),
-        fingerprint=((template.get("metadata") or {}).get("annotations") or {}).get(FINGERPRINT_ANNOTATION),
+        fingerprint=((template.get("metadata") or {}).get("annotations") or {}).get(TOKEN_FINGERPRINT_ANNOTATION),
         deadline_exceeded=deadline,
         ha_mode=str(values.get(HA_MODE_ENV, "")).lower() in {"true", "yes"},
         client_urls=frozenset({str(client_url)} if client_url else set()),
@@ -91,14 +124,18 @@ def workload_view(obj: Mapping[str, Any]) -> Workload:
     )
 
 
-def state_of(workload: Workload, fingerprint: str) -> tuple[ConsumerState, str | None, str | None]:
+def state_of(workload: Workload, fingerprint: str) -> tuple[ConsumerState, ConsumerReason | None, str | None]:
     """(state, reason, message) of one consumer with respect to the current token's fingerprint."""
     if workload.fingerprint != fingerprint:
-        return ConsumerState.PENDING, "TokenChanged", "waiting to roll onto the current token"
+        return ConsumerState.PENDING, ConsumerReason.TOKEN_CHANGED, "waiting to roll onto the current token"
     if workload.observed_generation < workload.generation:
-        return ConsumerState.ROLLING_OUT, "RollingOut", "the controller has not seen the new pod template yet"
+        return (
+            ConsumerState.ROLLING_OUT,
+            ConsumerReason.ROLLING_OUT,
+            "the controller has not seen the new pod template yet",
+        )
     if workload.deadline_exceeded is not None:
-        return ConsumerState.FAILED, "ProgressDeadlineExceeded", workload.deadline_exceeded
+        return ConsumerState.FAILED, ConsumerReason.PROGRESS_DEADLINE_EXCEEDED, workload.deadline_exceeded
     done = (
         workload.updated_replicas >= workload.replicas
         and workload.available_replicas >= workload.replicas
@@ -108,7 +145,7 @@ def state_of(workload: Workload, fingerprint: str) -> tuple[ConsumerState, str |
         return ConsumerState.CURRENT, None, None
     return (
         ConsumerState.ROLLING_OUT,
-        "RollingOut",
+        ConsumerReason.ROLLING_OUT,
         f"{workload.updated_replicas}/{workload.replicas} updated, {workload.available_replicas} available",
     )
 
@@ -117,7 +154,7 @@ def ha_clients(workloads: Iterable[Workload]) -> int:
     return sum(w.replicas for w in workloads if w.ha_mode)
 
 
-def redundancy_warnings(workloads: Iterable[Workload]) -> list[tuple[str, str]]:
+def redundancy_warnings(workloads: Iterable[Workload]) -> list[tuple[ConditionReason, str]]:
     """(reason, message) for setups Snyk does not support: too many HA clients, or differing client URLs."""
     workloads = list(workloads)
     warnings = []
@@ -125,7 +162,7 @@ def redundancy_warnings(workloads: Iterable[Workload]) -> list[tuple[str, str]]:
     if clients > HA_CLIENT_LIMIT:
         warnings.append(
             (
-                "HAClientLimitExceeded",
+                ConditionReason.HA_CLIENT_LIMIT_EXCEEDED,
                 f"{clients} broker clients share this token in high-availability mode; Snyk serves at most "
                 f"{HA_CLIENT_LIMIT} and the others keep retrying: reduce replicas or use another token",
             )
@@ -134,7 +171,7 @@ def redundancy_warnings(workloads: Iterable[Workload]) -> list[tuple[str, str]]:
     if len(urls) > 1:
         warnings.append(
             (
-                "ClientURLMismatch",
+                ConditionReason.CLIENT_URL_MISMATCH,
                 f"redundant broker clients of this token use different {CLIENT_URL_ENV} values "
                 f"({', '.join(sorted(urls))}); Snyk requires them to be identical",
             )

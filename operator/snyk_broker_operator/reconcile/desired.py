@@ -6,14 +6,9 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 
-from snyk_broker_operator.models import BrokerToken
-from snyk_broker_operator.models.enums import DeletionPolicy
+from snyk_broker_operator.models import BrokerToken, LabelSelector
+from snyk_broker_operator.models.enums import ConnectionKind, DeletionPolicy
 from snyk_broker_operator.reconcile.rotation import RotationIntent
-
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "snyk-broker-operator"
-BROKER_TOKEN_LABEL = "snykbroker.dev/broker-token"
-ROLE_LABEL = "snykbroker.dev/role"
 
 # GitOps tools track what they own through these; copying them onto a Secret we create would make Argo CD or Flux
 # adopt (and then prune) it, so they are dropped from spec.secret.labels/annotations.
@@ -34,7 +29,8 @@ class SecretKeyRef:
 
 @dataclasses.dataclass(frozen=True)
 class Desired:
-    """One BrokerToken's intent. Built by the handler from the custom resource; consumed by `plan.decide`."""
+    """One BrokerToken's intent, with every default resolved. Built by `from_resource` at the start of a pass;
+    consumed by `plan.decide`, `status.compute_status` and the executor."""
 
     namespace: str
     name: str
@@ -52,6 +48,10 @@ class Desired:
     secret_annotations: Mapping[str, str]
     deletion_policy: DeletionPolicy
     rotation: RotationIntent
+    # Which connection's API key to use, and which workloads consume the Secret (None: those that read it).
+    connection_kind: ConnectionKind = ConnectionKind.SNYK_CONNECTION
+    connection_name: str = ""
+    consumer_selector: LabelSelector | None = None
 
 
 def without_gitops_tracking(items: Mapping[str, str]) -> dict[str, str]:
@@ -92,6 +92,9 @@ def from_resource(resource: BrokerToken) -> Desired:
             strategy=spec.effective_rotation_strategy,
             requested=resource.rotate_requested_at,
         ),
+        connection_kind=spec.connection_ref.effective_kind,
+        connection_name=spec.connection_ref.name,
+        consumer_selector=spec.consumer_selector,
     )
 
 

@@ -1,7 +1,8 @@
-"""Secrets as the operator writes and reads them: pure builders (custody and consumer Secret bodies) and parsers.
+"""The objects the operator writes, as pure builders, and the Secrets it reads, as parsers: custody, consumer and
+rotation Secrets, and rotation bridge Deployments.
 
 The kube adapter moves these dicts over the wire and does nothing else with them. Tokens cross this module only
-inside `data` (base64, as the API wants) and come back out as `SecretStr`.
+inside `data` (base64, as the API wants) and come back out as `SecretStr`; timestamps come back out as `datetime`.
 """
 
 from __future__ import annotations
@@ -15,46 +16,38 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from snyk_broker_operator.models.enums import RotationPhase, RotationStrategy, RotationTrigger
-from snyk_broker_operator.reconcile.consumers import FINGERPRINT_ANNOTATION, Workload
-from snyk_broker_operator.reconcile.desired import (
+from snyk_broker_operator.models import (
+    API_VERSION,
+    BRIDGE_OF_LABEL,
+    BROKER_TOKEN_KIND,
     BROKER_TOKEN_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     ROLE_LABEL,
+    TOKEN_FINGERPRINT_ANNOTATION,
+    CustodyAnnotation,
+    RotationAnnotation,
+    fingerprint_of,
+)
+from snyk_broker_operator.models.enums import RotationPhase, RotationStrategy, RotationTrigger
+from snyk_broker_operator.reconcile import timestamps
+from snyk_broker_operator.reconcile.consumers import Workload
+from snyk_broker_operator.reconcile.desired import (
     Desired,
     bridge_name,
     custody_secret_name,
     rotation_secret_name,
 )
 from snyk_broker_operator.reconcile.observed import Custody, SecretState
-from snyk_broker_operator.reconcile.plan import desired_secret_annotations, desired_secret_labels
 from snyk_broker_operator.reconcile.rotation import RotationRecord
 
-API_VERSION = "snykbroker.dev/v1alpha1"
-KIND = "BrokerToken"
 CUSTODY_TOKEN_KEY = "token"
-_PREFIX = "snykbroker.dev/"
-ORIGIN = f"{_PREFIX}origin"
-INTEGRATION_ID = f"{_PREFIX}integration-id"
-INTEGRATION_TYPE = f"{_PREFIX}integration-type"
-ISSUED_AT = f"{_PREFIX}issued-at"
-REVISION = f"{_PREFIX}revision"
-SHARED_WITH = f"{_PREFIX}shared-with"
-SHARE_CONFLICTS = f"{_PREFIX}share-conflicts"
-LAST_ROTATE_REQUEST = f"{_PREFIX}last-rotate-request"
-PHASE = f"{_PREFIX}rotation-phase"
-STRATEGY = f"{_PREFIX}rotation-strategy"
-TRIGGER = f"{_PREFIX}rotation-trigger"
-STARTED_AT = f"{_PREFIX}rotation-started-at"
-REQUEST = f"{_PREFIX}rotation-request"
-BRIDGE_OF_LABEL = f"{_PREFIX}bridge-of"
 
 
 def owner_reference(desired: Desired) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
-        "kind": KIND,
+        "kind": BROKER_TOKEN_KIND,
         "name": desired.name,
         "uid": desired.uid,
         "controller": True,
@@ -68,14 +61,14 @@ def _encode(token: SecretStr) -> str:
 
 def custody_secret(desired: Desired, custody: Custody) -> dict[str, Any]:
     annotations = {
-        ORIGIN: custody.origin or "",
-        INTEGRATION_ID: custody.integration_id or "",
-        INTEGRATION_TYPE: custody.integration_type or "",
-        ISSUED_AT: custody.issued_at or "",
-        REVISION: str(custody.revision),
-        SHARED_WITH: json.dumps(dict(sorted(custody.clones.items()))),
-        SHARE_CONFLICTS: json.dumps(dict(sorted(custody.conflicts.items()))),
-        LAST_ROTATE_REQUEST: custody.last_rotate_request or "",
+        CustodyAnnotation.ORIGIN: custody.origin or "",
+        CustodyAnnotation.INTEGRATION_ID: custody.integration_id or "",
+        CustodyAnnotation.INTEGRATION_TYPE: custody.integration_type or "",
+        CustodyAnnotation.ISSUED_AT: timestamps.format_utc(custody.issued_at) if custody.issued_at else "",
+        CustodyAnnotation.REVISION: str(custody.revision),
+        CustodyAnnotation.SHARED_WITH: json.dumps(dict(sorted(custody.clones.items()))),
+        CustodyAnnotation.SHARE_CONFLICTS: json.dumps(dict(sorted(custody.conflicts.items()))),
+        CustodyAnnotation.LAST_ROTATE_REQUEST: custody.last_rotate_request or "",
     }
     return {
         "apiVersion": "v1",
@@ -84,7 +77,7 @@ def custody_secret(desired: Desired, custody: Custody) -> dict[str, Any]:
         "metadata": {
             "name": custody_secret_name(desired.name),
             "namespace": desired.namespace,
-            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, BROKER_TOKEN_LABEL: desired.name, ROLE_LABEL: "custody"},
+            "labels": _labels(desired, "custody"),
             "annotations": annotations,
             "ownerReferences": [owner_reference(desired)],
         },
@@ -98,15 +91,46 @@ def parse_custody(secret: Mapping[str, Any] | None) -> Custody | None:
     annotations: Mapping[str, str] = secret.get("metadata", {}).get("annotations") or {}
     return Custody(
         token=_decoded(secret, CUSTODY_TOKEN_KEY),
-        origin=annotations.get(ORIGIN) or None,
-        integration_id=annotations.get(INTEGRATION_ID) or None,
-        integration_type=annotations.get(INTEGRATION_TYPE) or None,
-        issued_at=annotations.get(ISSUED_AT) or None,
-        revision=_int(annotations.get(REVISION)),
-        clones=_json_map(annotations.get(SHARED_WITH)),
-        conflicts=_json_map(annotations.get(SHARE_CONFLICTS)),
-        last_rotate_request=annotations.get(LAST_ROTATE_REQUEST) or None,
+        origin=annotations.get(CustodyAnnotation.ORIGIN) or None,
+        integration_id=annotations.get(CustodyAnnotation.INTEGRATION_ID) or None,
+        integration_type=annotations.get(CustodyAnnotation.INTEGRATION_TYPE) or None,
+        issued_at=timestamps.parse(annotations.get(CustodyAnnotation.ISSUED_AT)),
+        revision=_int(annotations.get(CustodyAnnotation.REVISION)),
+        clones=_json_map(annotations.get(CustodyAnnotation.SHARED_WITH)),
+        conflicts=_json_map(annotations.get(CustodyAnnotation.SHARE_CONFLICTS)),
+        last_rotate_request=annotations.get(CustodyAnnotation.LAST_ROTATE_REQUEST) or None,
     )
+
+
+def desired_secret_labels(desired: Desired) -> dict[str, str]:
+    """The consumer Secret's labels: the user's (GitOps tracking keys dropped) and the operator's own."""
+    return {**desired.secret_labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, BROKER_TOKEN_LABEL: desired.name}
+
+
+def desired_secret_annotations(desired: Desired, token: SecretStr) -> dict[str, str]:
+    return {**desired.secret_annotations, TOKEN_FINGERPRINT_ANNOTATION: fingerprint_of(token)}
+
+
+def consumer_secret_repairs(desired: Desired, custody_token: SecretStr, consumer: SecretState) -> tuple[str, ...]:
+    """What differs between the consumer Secret and its projection from custody (empty: nothing)."""
+    repairs: list[str] = []
+    if consumer.controller_uid != desired.uid:
+        repairs.append("owner")
+    if not same_secret(consumer.token, custody_token):
+        repairs.append("token")
+    wanted_labels = desired_secret_labels(desired)
+    if any(consumer.labels.get(key) != value for key, value in wanted_labels.items()):
+        repairs.append("labels")
+    wanted_annotations = desired_secret_annotations(desired, custody_token)
+    if any(consumer.annotations.get(key) != value for key, value in wanted_annotations.items()):
+        repairs.append("annotations")
+    return tuple(repairs)
+
+
+def same_secret(a: SecretStr | None, b: SecretStr | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.get_secret_value() == b.get_secret_value()
 
 
 def consumer_secret(desired: Desired, token: SecretStr) -> dict[str, Any]:
@@ -133,7 +157,7 @@ def secret_state(secret: Mapping[str, Any] | None, *, key: str) -> SecretState:
     return SecretState(
         exists=True,
         token=_decoded(secret, key),
-        controller_uid=controller.get("uid") if controller and controller.get("kind") == KIND else None,
+        controller_uid=controller.get("uid") if controller and controller.get("kind") == BROKER_TOKEN_KIND else None,
         labels=dict(metadata.get("labels") or {}),
         annotations=dict(metadata.get("annotations") or {}),
     )
@@ -182,11 +206,11 @@ def rotation_secret(desired: Desired, record: RotationRecord) -> dict[str, Any]:
             "namespace": desired.namespace,
             "labels": _labels(desired, "rotation"),
             "annotations": {
-                PHASE: record.phase.value,
-                STRATEGY: record.strategy.value,
-                TRIGGER: record.trigger.value,
-                STARTED_AT: record.started_at,
-                REQUEST: record.request or "",
+                RotationAnnotation.PHASE: record.phase.value,
+                RotationAnnotation.STRATEGY: record.strategy.value,
+                RotationAnnotation.TRIGGER: record.trigger.value,
+                RotationAnnotation.STARTED_AT: timestamps.format_utc(record.started_at) if record.started_at else "",
+                RotationAnnotation.REQUEST: record.request or "",
             },
             "ownerReferences": [owner_reference(desired)],
         },
@@ -199,9 +223,9 @@ def parse_rotation(secret: Mapping[str, Any] | None, *, key: str) -> RotationRec
         return None
     annotations: Mapping[str, str] = secret.get("metadata", {}).get("annotations") or {}
     try:
-        phase = RotationPhase(annotations.get(PHASE, ""))
-        strategy = RotationStrategy(annotations.get(STRATEGY, ""))
-        trigger = RotationTrigger(annotations.get(TRIGGER, ""))
+        phase = RotationPhase(annotations.get(RotationAnnotation.PHASE, ""))
+        strategy = RotationStrategy(annotations.get(RotationAnnotation.STRATEGY, ""))
+        trigger = RotationTrigger(annotations.get(RotationAnnotation.TRIGGER, ""))
     except ValueError:
         return None  # not a record this operator wrote: ignore it rather than act on it
     token = _decoded(secret, key)
@@ -209,8 +233,8 @@ def parse_rotation(secret: Mapping[str, Any] | None, *, key: str) -> RotationRec
         phase=phase,
         strategy=strategy,
         trigger=trigger,
-        started_at=annotations.get(STARTED_AT, ""),
-        request=annotations.get(REQUEST) or None,
+        started_at=timestamps.parse(annotations.get(RotationAnnotation.STARTED_AT)),
+        request=annotations.get(RotationAnnotation.REQUEST) or None,
         token=token if token is not None and token.get_secret_value() else None,
     )
 
@@ -226,7 +250,10 @@ def bridge_deployment(desired: Desired, consumer: Workload, provisional_fingerpr
     labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k not in selector}
     bridge_labels = {**_labels(desired, "bridge"), BRIDGE_OF_LABEL: consumer.name}
     metadata["labels"] = {**labels, **bridge_labels}
-    metadata["annotations"] = {**(metadata.get("annotations") or {}), FINGERPRINT_ANNOTATION: provisional_fingerprint}
+    metadata["annotations"] = {
+        **(metadata.get("annotations") or {}),
+        TOKEN_FINGERPRINT_ANNOTATION: provisional_fingerprint,
+    }
     _point_at(template.get("spec") or {}, old=desired.secret_name, new=rotation_secret_name(desired.name))
     return {
         "apiVersion": "apps/v1",

@@ -1,6 +1,6 @@
 """What the adapters saw, as frozen values: the custody copy, the consumer Secret, the source Secret, Snyk lookups.
 
-`plan.decide` reads these and nothing else; the executor replaces them (dataclasses.replace) as actions land, so a
+`plan.decide` reads these and nothing else; `engine.executor` replaces them (dataclasses.replace) as actions land, so a
 reconcile can take several steps without reading the cluster again.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import datetime
 
 from pydantic import SecretStr
 
@@ -42,7 +43,8 @@ class Custody:
     origin: str | None
     integration_id: str | None
     integration_type: str | None
-    issued_at: str | None
+    # When the current token was obtained (parsed once, where the Secret is read).
+    issued_at: datetime | None
     revision: int
     clones: Mapping[str, str] = dataclasses.field(default_factory=dict)
     conflicts: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -64,6 +66,8 @@ class Observed:
     consumer: SecretState
     source: SecretState | None
     resolved: Integration | None = None
+    # Set when the look-up by spec.integration.id found no such integration in the org.
+    integration_missing: bool = False
     # Share targets looked up in this reconcile: org id -> id of its integration of our type, or None.
     share_targets: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
     # Orgs whose clone call ended ambiguously in this reconcile: the next look-up settles what happened.

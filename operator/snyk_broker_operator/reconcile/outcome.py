@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from snyk_broker_operator.models.enums import ConditionReason
 from snyk_broker_operator.reconcile.actions import Stall
 
 
@@ -11,7 +12,7 @@ from snyk_broker_operator.reconcile.actions import Stall
 class Failure:
     """A step that failed for a reason that may pass (Snyk unavailable, rate limited, a conflict on write)."""
 
-    reason: str
+    reason: ConditionReason
     message: str
     retry_after: float | None = None
 
@@ -22,7 +23,8 @@ class Outcome:
     failure: Failure | None = None
     # True when the reconcile stopped with steps left (a step budget), so another pass is due at once.
     pending: bool = False
-    # Nothing to do now, but a step falls due in this many seconds (a rollout waiting for the token to settle).
+    # Look again in this many seconds (a rollout waiting for the token to settle, bridges starting); copied from the
+    # decision that ended the pass.
     wait_seconds: float | None = None
 
     @property

@@ -1,8 +1,8 @@
 """`decide`: from a BrokerToken's intent and what was observed, the next actions to take, or why none can be taken.
 
 Pure and level-based: every trigger runs the same function on fresh observations. It returns the next step only;
-the executor applies it, folds the result into `Observed`, and asks again until the decision is converged, stalled,
-or a step failed. A converged BrokerToken therefore decides nothing, which is what keeps a resync quiet.
+`engine.executor` applies it, folds the result into `Observed`, and asks again until the decision is converged,
+stalled, waiting, or a step failed. A converged BrokerToken therefore decides nothing, which keeps a resync quiet.
 """
 
 from __future__ import annotations
@@ -10,21 +10,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from pydantic import SecretStr
-
-from snyk_broker_operator.models import fingerprint_of
-from snyk_broker_operator.models.enums import RotationPhase, RotationTrigger
-from snyk_broker_operator.reconcile import actions, rotation, timestamps
-from snyk_broker_operator.reconcile.desired import (
-    BROKER_TOKEN_LABEL,
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
-    Desired,
-    SourceKind,
-)
+from snyk_broker_operator.models import BROKER_TOKEN_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, fingerprint_of
+from snyk_broker_operator.models.enums import ConditionReason, RotationPhase, RotationTrigger
+from snyk_broker_operator.reconcile import actions, rotation
+from snyk_broker_operator.reconcile.desired import Desired, SourceKind
+from snyk_broker_operator.reconcile.manifests import consumer_secret_repairs, same_secret
 from snyk_broker_operator.reconcile.observed import Observed, SecretState
-
-FINGERPRINT_ANNOTATION = "snykbroker.dev/token-fingerprint"
 
 
 def origin_of(desired: Desired) -> str:
@@ -48,7 +39,7 @@ ROLL_SETTLE = timedelta(seconds=3)
 
 
 def decide(desired: Desired, observed: Observed, *, now: datetime) -> actions.Decision:
-    for check in (_check_consumer_secret_is_ours, _check_source_secret, _check_share_needs_provision):
+    for check in _POLICIES:
         stall = check(desired, observed)
         if stall is not None:
             return actions.Decision(stall=stall)
@@ -69,7 +60,7 @@ def _rotate(desired: Desired, observed: Observed, *, now: datetime) -> actions.D
         trigger = rotation.due(
             intent=desired.rotation,
             last_request=custody.last_rotate_request,
-            issued_at=timestamps.parse(custody.issued_at),
+            issued_at=custody.issued_at,
             uid=desired.uid,
             now=now,
         )
@@ -78,7 +69,7 @@ def _rotate(desired: Desired, observed: Observed, *, now: datetime) -> actions.D
         if desired.source is not SourceKind.PROVISION or custody.integration_id is None:
             return actions.Decision(
                 stall=actions.Stall(
-                    actions.StallReason.ROTATION_NEEDS_PROVISION,
+                    ConditionReason.ROTATION_NEEDS_PROVISION,
                     "a rotation was requested, but a token from spec.source.existingSecretRef is never sent to "
                     "Snyk: put the new token in that Secret instead, or use spec.source.provision",
                 )
@@ -110,7 +101,7 @@ def _roll(observed: Observed, *, now: datetime) -> actions.Decision:
     behind = [w for w in observed.consumers if w.fingerprint != current]
     if not behind:
         return actions.Decision()
-    changed_at = timestamps.parse(custody.issued_at)
+    changed_at = custody.issued_at
     if changed_at is not None and now - changed_at < ROLL_SETTLE:
         return actions.Decision(wait_seconds=(changed_at + ROLL_SETTLE - now).total_seconds())
     return actions.Decision(
@@ -121,7 +112,7 @@ def _roll(observed: Observed, *, now: datetime) -> actions.Decision:
 def _check_consumer_secret_is_ours(desired: Desired, observed: Observed) -> actions.Stall | None:
     if desired.existing_secret is not None and desired.existing_secret.name == desired.secret_name:
         return actions.Stall(
-            actions.StallReason.SECRET_CONFLICT,
+            ConditionReason.SECRET_CONFLICT,
             f"spec.secret.name {desired.secret_name!r} is also spec.source.existingSecretRef.name; the operator "
             "writes the consumer Secret, so give it a different name",
         )
@@ -130,7 +121,7 @@ def _check_consumer_secret_is_ours(desired: Desired, observed: Observed) -> acti
         owner = consumer.labels.get(BROKER_TOKEN_LABEL)
         held_by = f"BrokerToken {owner!r}" if owner and consumer.controller_uid else "something else"
         return actions.Stall(
-            actions.StallReason.SECRET_CONFLICT,
+            ConditionReason.SECRET_CONFLICT,
             f"Secret {desired.secret_name!r} already exists and is managed by {held_by}; the operator never "
             "overwrites a Secret it does not own: choose another spec.secret.name or delete that Secret",
         )
@@ -155,19 +146,28 @@ def _check_source_secret(desired: Desired, observed: Observed) -> actions.Stall 
     source = observed.source
     if source is None or not source.exists:
         return actions.Stall(
-            actions.StallReason.SOURCE_SECRET_NOT_FOUND,
+            ConditionReason.SOURCE_SECRET_NOT_FOUND,
             f"spec.source.existingSecretRef: Secret {ref.name!r} not found in namespace {desired.namespace!r}",
         )
     if source.token is None:
         return actions.Stall(
-            actions.StallReason.SOURCE_KEY_NOT_FOUND,
+            ConditionReason.SOURCE_KEY_NOT_FOUND,
             f"spec.source.existingSecretRef: Secret {ref.name!r} has no key {ref.key!r}",
         )
     if not is_uuid4(source.token.get_secret_value()):
         return actions.Stall(
-            actions.StallReason.INVALID_TOKEN,
+            ConditionReason.INVALID_TOKEN,
             f"spec.source.existingSecretRef: the value under key {ref.key!r} of Secret {ref.name!r} is not a "
             "broker token (a UUIDv4 such as 4a3f9c2e-8b1d-4e6f-9a7c-2d5e8f1b3c4a)",
+        )
+    return None
+
+
+def _check_integration_found(desired: Desired, observed: Observed) -> actions.Stall | None:
+    if observed.integration_missing:
+        return actions.Stall(
+            ConditionReason.INTEGRATION_NOT_FOUND,
+            f"spec.integration.id {desired.integration_id} is not an integration of org {desired.org_id}",
         )
     return None
 
@@ -175,11 +175,20 @@ def _check_source_secret(desired: Desired, observed: Observed) -> actions.Stall 
 def _check_share_needs_provision(desired: Desired, observed: Observed) -> actions.Stall | None:
     if desired.share_with and desired.source is not SourceKind.PROVISION:
         return actions.Stall(
-            actions.StallReason.SHARE_NEEDS_PROVISION,
+            ConditionReason.SHARE_NEEDS_PROVISION,
             "spec.shareWith clones the integration through the Snyk API, which a token from "
             "spec.source.existingSecretRef never reaches; use spec.source.provision, or share the token by hand",
         )
     return None
+
+
+# Checks that stop a pass before any step, in this order: each names what the user must change.
+_POLICIES = (
+    _check_consumer_secret_is_ours,
+    _check_source_secret,
+    _check_integration_found,
+    _check_share_needs_provision,
+)
 
 
 def _custody_matches(desired: Desired, observed: Observed) -> bool:
@@ -192,7 +201,7 @@ def _obtain_token(desired: Desired, observed: Observed) -> actions.Action | None
         source_token = observed.source.token if observed.source else None
         custody = observed.custody
         in_custody = custody.token if custody else None
-        if _custody_matches(desired, observed) and _same(source_token, in_custody):
+        if _custody_matches(desired, observed) and same_secret(source_token, in_custody):
             return None
         return actions.AdoptExistingToken(origin=origin_of(desired))
     if _custody_matches(desired, observed):
@@ -233,30 +242,6 @@ def _share(desired: Desired, observed: Observed) -> actions.Action | None:
     return None
 
 
-def consumer_secret_repairs(desired: Desired, custody_token: SecretStr, consumer: SecretState) -> tuple[str, ...]:
-    """What differs between the consumer Secret and its projection from custody ('' items mean nothing)."""
-    repairs: list[str] = []
-    if consumer.controller_uid != desired.uid:
-        repairs.append("owner")
-    if not _same(consumer.token, custody_token):
-        repairs.append("token")
-    wanted_labels = desired_secret_labels(desired)
-    if any(consumer.labels.get(key) != value for key, value in wanted_labels.items()):
-        repairs.append("labels")
-    wanted_annotations = desired_secret_annotations(desired, custody_token)
-    if any(consumer.annotations.get(key) != value for key, value in wanted_annotations.items()):
-        repairs.append("annotations")
-    return tuple(repairs)
-
-
-def desired_secret_labels(desired: Desired) -> dict[str, str]:
-    return {**desired.secret_labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, BROKER_TOKEN_LABEL: desired.name}
-
-
-def desired_secret_annotations(desired: Desired, token: SecretStr) -> dict[str, str]:
-    return {**desired.secret_annotations, FINGERPRINT_ANNOTATION: fingerprint_of(token)}
-
-
 def _project(desired: Desired, observed: Observed) -> actions.Action | None:
     custody = observed.custody
     if custody is None or custody.token is None:
@@ -266,9 +251,3 @@ def _project(desired: Desired, observed: Observed) -> actions.Action | None:
         return actions.WriteConsumerSecret(create=True, repairs=())
     repairs = consumer_secret_repairs(desired, custody.token, consumer)
     return actions.WriteConsumerSecret(create=False, repairs=repairs) if repairs else None
-
-
-def _same(a: SecretStr | None, b: SecretStr | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return a.get_secret_value() == b.get_secret_value()

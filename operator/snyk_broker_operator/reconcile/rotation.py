@@ -3,8 +3,8 @@
 The state lives in the operator-owned rotation Secret (phase, strategy, trigger, and the provisional token itself),
 so every step is safe to repeat after a crash and a restarted operator continues from the recorded phase.
 
-    Bridge:  Provisioned -> Bridging -> Switched -> RollingOut -> Completing
-    InPlace: Provisioned -> RollingOut -> Switched -> Completing
+    Bridge:  Provisioned -> Bridging -> Switched -> RollingOut -> (bridges and record deleted)
+    InPlace: Provisioned -> RollingOut -> Switched -> (record deleted)
 
 The rotation Secret is written *before* the provision call (phase Provisioned, no token yet) and the token right
 after it: a record without a token therefore means "a provision call may have happened". Asking again is safe,
@@ -20,17 +20,23 @@ from datetime import datetime, timedelta
 from pydantic import SecretStr
 
 from snyk_broker_operator.models import fingerprint_of
-from snyk_broker_operator.models.enums import ConsumerState, RotationPhase, RotationStrategy, RotationTrigger
+from snyk_broker_operator.models.enums import (
+    ConditionReason,
+    ConsumerState,
+    RotationPhase,
+    RotationStrategy,
+    RotationTrigger,
+)
 from snyk_broker_operator.reconcile import actions
-from snyk_broker_operator.reconcile.consumers import Workload, state_of
+from snyk_broker_operator.reconcile.consumers import HA_CLIENT_LIMIT, Workload, state_of
 
 # Jitter spreads rotations of many tokens configured alike: at most 10% of the interval, at most 5 minutes.
 JITTER_SHARE = 0.1
 JITTER_CAP = timedelta(minutes=5)
 # How often an in-progress rotation is looked at while it waits on pods.
 POLL_SECONDS = 2.0
-# Snyk serves at most four HA clients per token; the bridges all run on the provisional one.
-MAX_BRIDGES = 4
+# Snyk serves at most this many HA clients per token; the bridges all run on the provisional one.
+MAX_BRIDGES = HA_CLIENT_LIMIT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +46,7 @@ class RotationRecord:
     phase: RotationPhase
     strategy: RotationStrategy
     trigger: RotationTrigger
-    started_at: str
+    started_at: datetime | None
     request: str | None
     token: SecretStr | None
 
@@ -103,7 +109,10 @@ def step(
         return _do(actions.ProvisionToken(org_id=org_id, integration_id=integration_id))
     switch = _do(actions.SwitchToken(org_id=org_id, integration_id=integration_id))
     bridged = consumers[:MAX_BRIDGES]
-    ensure_bridges = _do(actions.EnsureBridges(consumers=tuple(w.name for w in bridged)))
+    # Bridges need the cluster to act (pods to start) before anything more can be decided: the pass ends there.
+    ensure_bridges = actions.Decision(
+        actions=(actions.EnsureBridges(consumers=tuple(w.name for w in bridged)),), wait_seconds=POLL_SECONDS
+    )
     phase = record.phase
     if record.strategy == RotationStrategy.BRIDGE:
         if phase == RotationPhase.PROVISIONED:
@@ -138,7 +147,7 @@ def _when_bridges_ready(
         return actions.Decision(wait_seconds=POLL_SECONDS)
     names = ", ".join(repr(b.name) for b in failed)
     stall = actions.Stall(
-        "BridgeUnavailable",
+        ConditionReason.BRIDGE_UNAVAILABLE,
         f"bridge {names} cannot become available ({failed[0].deadline_exceeded}); the old token keeps serving and "
         "the switch waits. Fix what keeps the pods from running (bridges copy the consumers' pod templates); the "
         "rotation then resumes with the same provisional token",

@@ -1,13 +1,12 @@
 """`compute_status`: the whole BrokerToken status from intent, observations and outcome; pure, written once.
 
 Everything durable comes from custody (token fingerprint, integration, clones); only the bookkeeping of failures and
-condition transition times comes from the previous status. Comparing the result with the stored status is how the
-handler knows whether to write at all.
+condition transition times comes from the previous status. Comparing the result with the stored status is how
+`engine.cycle` knows whether to write at all. `invalid` is the status of an object the models refuse.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime
 
@@ -18,22 +17,13 @@ from snyk_broker_operator.models import (
     SharedWithStatus,
     fingerprint_of,
 )
+from snyk_broker_operator.models.common import FINGERPRINT_PATTERN
 from snyk_broker_operator.models.enums import ConditionReason, ConditionType, ConsumerKind, ConsumerState, ShareState
-from snyk_broker_operator.reconcile import conditions, consumers, rotation, timestamps
+from snyk_broker_operator.reconcile import conditions, consumers, rotation
 from snyk_broker_operator.reconcile.desired import Desired
 from snyk_broker_operator.reconcile.observed import Custody, Observed
 from snyk_broker_operator.reconcile.outcome import Outcome
 from snyk_broker_operator.reconcile.rotation import RotationRecord
-
-BACKOFF_BASE_SECONDS = 5.0
-BACKOFF_CAP_SECONDS = 300.0
-
-
-def backoff_seconds(failed_attempts: int) -> float:
-    """5 s, 10 s, 20 s ... capped at 5 minutes: a broken connection is retried, never in a hot loop."""
-    if failed_attempts <= 0:
-        return 0.0
-    return min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * math.pow(2, failed_attempts - 1))
 
 
 def compute_status(
@@ -62,14 +52,14 @@ def compute_status(
         integration_id=custody.integration_id if custody else None,
         token_fingerprint=fingerprint_of(custody.token) if custody and custody.token else None,
         revision=custody.revision if custody else None,
-        issued_at=timestamps.parse(custody.issued_at) if custody else None,
+        issued_at=custody.issued_at if custody else None,
         shared_with=_shared_with(desired, custody),
         consumers=consumer_statuses or None,
         consumers_ready=_ready_count(consumer_statuses) if custody else None,
         rotation=_rotation(observed.rotation),
         last_rotate_request=custody.last_rotate_request if custody else None,
         next_rotation_at=rotation.next_rotation_at(
-            issued_at=timestamps.parse(custody.issued_at), intent=desired.rotation, uid=desired.uid
+            issued_at=custody.issued_at, intent=desired.rotation, uid=desired.uid
         )
         if custody
         else None,
@@ -78,7 +68,31 @@ def compute_status(
     )
 
 
-_FINGERPRINT = re.compile(r"^sha256:[0-9a-f]{12}$")
+_FINGERPRINT = re.compile(FINGERPRINT_PATTERN)
+# An invalid object's message lists pydantic's errors; beyond this it is noise.
+MAX_INVALID_MESSAGE = 2048
+
+
+def invalid(previous: BrokerTokenStatus | None, *, problems: str, generation: int, now: datetime) -> BrokerTokenStatus:
+    """The status of an object the schema let through but the models refuse (an older CRD, say): Stalled, saying
+    what is wrong; everything else the previous status recorded is kept, and nothing else is touched."""
+    message = f"the BrokerToken is invalid: {problems}"[:MAX_INVALID_MESSAGE]
+    base = previous if previous is not None else BrokerTokenStatus()
+    return base.model_copy(
+        update={
+            "observed_generation": generation,
+            "conditions": conditions.merge(
+                base.conditions,
+                _stalled(ConditionReason.INVALID_SPEC, message),
+                generation=generation,
+                now=now,
+            ),
+        }
+    )
+
+
+def _stalled(reason: ConditionReason, message: str) -> list[conditions.Wanted]:
+    return conditions.kstatus(reason, message, ready=False, reconciling=False, stalled=True)
 
 
 def _consumers(observed: Observed, custody: Custody | None) -> tuple[ConsumerStatus, ...]:
@@ -111,7 +125,7 @@ def _rotation(record: RotationRecord | None) -> RotationStatus | None:
     return RotationStatus(
         phase=record.phase,
         strategy=record.strategy,
-        started_at=timestamps.parse(record.started_at),
+        started_at=record.started_at,
         provisional_fingerprint=fingerprint_of(record.token) if record.token else None,
         trigger=record.trigger,
     )
@@ -126,23 +140,15 @@ def _consumer_conditions(entries: tuple[ConsumerStatus, ...]) -> list[conditions
     failed = [e for e in entries if e.state == ConsumerState.FAILED]
     if failed:
         message = "; ".join(f"{e.kind.value} {e.name!r} cannot roll out: {e.reason}: {e.message}" for e in failed)
-        reason = ConditionReason.CONSUMER_ROLLOUT_FAILED
-        return [
-            conditions.Wanted(ConditionType.READY, False, reason, message),
-            conditions.Wanted(ConditionType.RECONCILING, False, reason, message),
-            conditions.Wanted(ConditionType.STALLED, True, reason, message),
-        ]
+        return conditions.kstatus(
+            ConditionReason.CONSUMER_ROLLOUT_FAILED, message, ready=False, reconciling=False, stalled=True
+        )
     behind = [e for e in entries if e.state != ConsumerState.CURRENT]
     if not behind:
         return None
     waiting = ", ".join(f"{e.kind.value} {e.name!r} ({e.message})" for e in behind)
     message = f"{len(entries) - len(behind)}/{len(entries)} consumers run the current token; waiting for {waiting}"
-    reason = ConditionReason.ROLLING_OUT
-    return [
-        conditions.Wanted(ConditionType.READY, False, reason, message),
-        conditions.Wanted(ConditionType.RECONCILING, True, reason, message),
-        conditions.Wanted(ConditionType.STALLED, False, reason, message),
-    ]
+    return conditions.kstatus(ConditionReason.ROLLING_OUT, message, ready=False, reconciling=True, stalled=False)
 
 
 def _wanted_conditions(
@@ -153,26 +159,21 @@ def _wanted_conditions(
     entries: tuple[ConsumerStatus, ...],
 ) -> list[conditions.Wanted]:
     if outcome.stall is not None:
-        reason, message = outcome.stall.reason, outcome.stall.message
-        return [
-            conditions.Wanted(ConditionType.READY, False, reason, message),
-            conditions.Wanted(ConditionType.RECONCILING, False, reason, message),
-            conditions.Wanted(ConditionType.STALLED, True, reason, message),
-        ]
+        return _stalled(outcome.stall.reason, outcome.stall.message)
     if outcome.failure is not None:
-        reason, message = outcome.failure.reason, outcome.failure.message
-        return [
-            conditions.Wanted(ConditionType.READY, False, reason, message),
-            conditions.Wanted(ConditionType.RECONCILING, True, reason, f"{message}; retrying with backoff"),
-            conditions.Wanted(ConditionType.STALLED, False, reason, message),
-        ]
+        message = outcome.failure.message
+        return conditions.kstatus(
+            outcome.failure.reason,
+            message,
+            ready=False,
+            reconciling=True,
+            stalled=False,
+            reconciling_message=f"{message}; retrying with backoff",
+        )
     if outcome.pending or custody is None:
-        message = "obtaining the broker token"
-        return [
-            conditions.Wanted(ConditionType.READY, False, ConditionReason.PROGRESSING, message),
-            conditions.Wanted(ConditionType.RECONCILING, True, ConditionReason.PROGRESSING, message),
-            conditions.Wanted(ConditionType.STALLED, False, ConditionReason.PROGRESSING, message),
-        ]
+        return conditions.kstatus(
+            ConditionReason.PROGRESSING, "obtaining the broker token", ready=False, reconciling=True, stalled=False
+        )
     rolling = _consumer_conditions(entries)
     if rolling is not None:
         return rolling
@@ -180,14 +181,9 @@ def _wanted_conditions(
         message = f"rotating ({observed.rotation.strategy.value}), phase {observed.rotation.phase.value}; the " + (
             "current token keeps serving"
         )
-        reason = ConditionReason.ROTATING
-        return [
-            conditions.Wanted(ConditionType.READY, True, reason, message),
-            conditions.Wanted(ConditionType.RECONCILING, True, reason, message),
-            conditions.Wanted(ConditionType.STALLED, False, reason, message),
-        ]
+        return conditions.kstatus(ConditionReason.ROTATING, message, ready=True, reconciling=True, stalled=False)
     message = _ready_message(desired, custody, len(entries))
-    ready_reason: str = ConditionReason.RECONCILED
+    ready_reason = ConditionReason.RECONCILED
     warnings = consumers.redundancy_warnings(observed.consumers)
     if warnings:
         # Still Ready (the token works), but the reason and message say what Snyk will not support.

@@ -8,24 +8,13 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
-from snyk_broker_operator.models.enums import DeletionPolicy, RotationStrategy, RotationTrigger
+from snyk_broker_operator.models.enums import ConditionReason, DeletionPolicy, RotationStrategy, RotationTrigger
 from snyk_broker_operator.reconcile import actions
-from snyk_broker_operator.reconcile.desired import (
-    BROKER_TOKEN_LABEL,
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
-    Desired,
-    SecretKeyRef,
-    SourceKind,
-)
+from snyk_broker_operator.models import BROKER_TOKEN_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from snyk_broker_operator.reconcile.desired import Desired, SecretKeyRef, SourceKind
+from snyk_broker_operator.reconcile.manifests import desired_secret_annotations, desired_secret_labels
 from snyk_broker_operator.reconcile.observed import Custody, Integration, Observed, SecretState
-from snyk_broker_operator.reconcile.plan import (
-    decide,
-    desired_secret_annotations,
-    desired_secret_labels,
-    is_uuid4,
-    origin_of,
-)
+from snyk_broker_operator.reconcile.plan import decide, is_uuid4, origin_of
 from snyk_broker_operator.reconcile.rotation import RotationIntent
 
 ORG = "11111111-1111-4111-8111-111111111111"
@@ -66,7 +55,7 @@ def custody_for(want: Desired, token: SecretStr = TOKEN, **changes: object) -> C
         origin=origin_of(want),
         integration_id=INTEGRATION,
         integration_type="github",
-        issued_at="2026-11-29T00:00:00Z",
+        issued_at=datetime(2026, 11, 29, tzinfo=UTC),
         revision=1,
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
@@ -146,7 +135,7 @@ def test_a_secret_owned_by_another_broker_token_is_a_conflict() -> None:
     foreign = consumer_for(want, controller_uid="uid-2", labels={BROKER_TOKEN_LABEL: "other"})
     decision = decide(want, Observed(custody=None, consumer=foreign, source=None), now=NOW)
     assert decision.stall is not None
-    assert decision.stall.reason == actions.StallReason.SECRET_CONFLICT
+    assert decision.stall.reason == ConditionReason.SECRET_CONFLICT
     assert "BrokerToken 'other'" in decision.stall.message
     assert not decision.actions
 
@@ -211,16 +200,16 @@ def test_a_changed_existing_token_is_adopted_again() -> None:
 @pytest.mark.parametrize(
     ("source", "reason", "says"),
     [
-        (None, actions.StallReason.SOURCE_SECRET_NOT_FOUND, "Secret 'given' not found"),
-        (SecretState(exists=True, token=None), actions.StallReason.SOURCE_KEY_NOT_FOUND, "has no key 'token'"),
+        (None, ConditionReason.SOURCE_SECRET_NOT_FOUND, "Secret 'given' not found"),
+        (SecretState(exists=True, token=None), ConditionReason.SOURCE_KEY_NOT_FOUND, "has no key 'token'"),
         (
             SecretState(exists=True, token=SecretStr("not-a-uuid")),
-            actions.StallReason.INVALID_TOKEN,
+            ConditionReason.INVALID_TOKEN,
             "spec.source.existingSecretRef",
         ),
         (
             SecretState(exists=True, token=SecretStr("5a3f9c2e-8b1d-1e6f-9a7c-2d5e8f1b3c4a")),
-            actions.StallReason.INVALID_TOKEN,
+            ConditionReason.INVALID_TOKEN,
             "UUIDv4",
         ),
     ],
@@ -240,7 +229,7 @@ def test_the_consumer_secret_may_not_be_the_source_secret() -> None:
     want = existing(secret_name="given")
     decision = decide(want, Observed(custody=None, consumer=SecretState.absent(), source=None), now=NOW)
     assert decision.stall is not None
-    assert decision.stall.reason == actions.StallReason.SECRET_CONFLICT
+    assert decision.stall.reason == ConditionReason.SECRET_CONFLICT
 
 
 def test_sharing_looks_up_each_org_then_clones_into_it() -> None:
@@ -284,7 +273,7 @@ def test_sharing_a_user_supplied_token_is_refused_with_a_reason() -> None:
     source = SecretState(exists=True, token=TOKEN)
     decision = decide(want, Observed(custody=None, consumer=SecretState.absent(), source=source), now=NOW)
     assert decision.stall is not None
-    assert decision.stall.reason == actions.StallReason.SHARE_NEEDS_PROVISION
+    assert decision.stall.reason == ConditionReason.SHARE_NEEDS_PROVISION
 
 
 def test_uuid4_check_accepts_only_canonical_version_4_uuids() -> None:
@@ -308,4 +297,4 @@ def test_a_given_token_cannot_be_rotated_through_snyk() -> None:
     source = SecretState(exists=True, token=TOKEN)
     observed = Observed(custody=custody_for(want), consumer=consumer_for(want), source=source)
     decision = decide(want, observed, now=NOW)
-    assert decision.stall is not None and decision.stall.reason == actions.StallReason.ROTATION_NEEDS_PROVISION
+    assert decision.stall is not None and decision.stall.reason == ConditionReason.ROTATION_NEEDS_PROVISION

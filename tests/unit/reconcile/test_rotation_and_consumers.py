@@ -45,7 +45,7 @@ def record(
         phase=phase,
         strategy=strategy,
         trigger=RotationTrigger.ANNOTATION,
-        started_at="2026-11-29T11:59:00Z",
+        started_at=datetime(2026, 11, 29, 11, 59, tzinfo=UTC),
         request="now",
         token=NEW if token else None,
     )
@@ -170,8 +170,8 @@ def pod_spec(**parts: Any) -> dict[str, Any]:
     ids=["env secretKeyRef", "envFrom", "secret volume", "projected volume", "init container"],
 )
 def test_a_pod_template_reading_the_secret_is_a_consumer(spec: dict[str, Any]) -> None:
-    assert consumers.references_secret(spec, "tok")
-    assert not consumers.references_secret(spec, "other")
+    assert "tok" in consumers.referenced_secrets(spec)
+    assert "other" not in consumers.referenced_secrets(spec)
 
 
 def test_consumer_state_follows_the_rollout() -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
 
-from snyk_broker_operator.models.enums import DeletionPolicy, RotationStrategy
-from snyk_broker_operator.reconcile import actions, manifests, status
+from snyk_broker_operator.models.enums import ConditionReason, DeletionPolicy, RotationStrategy
+from snyk_broker_operator.reconcile import actions, manifests, schedule, status
 from snyk_broker_operator.reconcile.desired import Desired, SourceKind, without_gitops_tracking
 from snyk_broker_operator.reconcile.observed import Custody, Observed, SecretState
 from snyk_broker_operator.reconcile.outcome import Failure, Outcome
@@ -44,7 +44,7 @@ CUSTODY = Custody(
     origin="org/x/integration/type:github",
     integration_id=INTEGRATION,
     integration_type="github",
-    issued_at="2026-11-29T11:00:00Z",
+    issued_at=datetime(2026, 11, 29, 11, tzinfo=UTC),
     revision=1,
     clones={TEAM: CLONE},
 )
@@ -79,7 +79,7 @@ def test_recomputing_an_unchanged_status_keeps_every_transition_time() -> None:
 
 def test_a_stall_flips_ready_and_stalled_and_counts_a_failure() -> None:
     ready = status.compute_status(desired=DESIRED, observed=CONVERGED, outcome=Outcome(), previous=None, now=NOW)
-    stall = actions.Stall("SecretConflict", "Secret 'x' is not ours")
+    stall = actions.Stall(ConditionReason.SECRET_CONFLICT, "Secret 'x' is not ours")
     later = NOW + timedelta(minutes=5)
     stalled = status.compute_status(
         desired=DESIRED, observed=CONVERGED, outcome=Outcome(stall=stall), previous=ready, now=later
@@ -92,13 +92,13 @@ def test_a_stall_flips_ready_and_stalled_and_counts_a_failure() -> None:
 
 
 def test_a_transient_failure_is_reconciling_not_stalled_and_backs_off() -> None:
-    failure = Failure("SnykUnavailable", "Snyk answered 503")
+    failure = Failure(ConditionReason.SNYK_UNAVAILABLE, "Snyk answered 503")
     result = status.compute_status(
         desired=DESIRED, observed=CONVERGED, outcome=Outcome(failure=failure), previous=None, now=NOW
     )
     assert conditions_of(result)["Reconciling"] == ("True", "SnykUnavailable")
     assert conditions_of(result)["Stalled"] == ("False", "SnykUnavailable")
-    assert [status.backoff_seconds(n) for n in (1, 2, 3, 10)] == [5.0, 10.0, 20.0, 300.0]
+    assert [schedule.backoff_seconds(n) for n in (1, 2, 3, 10)] == [5.0, 10.0, 20.0, 300.0]
 
 
 def test_custody_round_trips_through_its_secret_without_the_token_in_metadata() -> None:

@@ -1,1 +1,6 @@
-"""The Kubernetes side: Secrets, workloads and events, through the synchronous client in a thread."""
+"""The Kubernetes side: Secrets, workloads, custom objects and events, through the synchronous client in a thread.
+
+Public surface: :class:`SecretStore` (:mod:`.secrets`), :class:`Workloads` (:mod:`.workloads`),
+:class:`CustomObjects` (:mod:`.customobjects`), :class:`EventRecorder` (:mod:`.events`), the client from
+:mod:`.connect`, and the error tree (:mod:`.errors`, drawn there). Nothing outside this package imports `kubernetes`.
+"""

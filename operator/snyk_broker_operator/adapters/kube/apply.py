@@ -6,17 +6,19 @@ single pod-template annotation), so it never takes a field away from Argo CD, Fl
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
-FIELD_MANAGER = "snyk-broker-operator"
+from snyk_broker_operator.adapters.kube.calls import call
+from snyk_broker_operator.models import OPERATOR_NAME
+
+FIELD_MANAGER = OPERATOR_NAME
 
 
 async def server_side_apply(patch: Callable[..., Any], body: dict[str, Any]) -> None:
     """Apply `body` through a client `patch_namespaced_*` method."""
     metadata = body["metadata"]
-    await asyncio.to_thread(
+    await call(
         patch,
         metadata["name"],
         metadata["namespace"],

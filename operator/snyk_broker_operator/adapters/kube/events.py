@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import secrets
 from typing import Any
 
 from kubernetes import client
 
-REPORTING_COMPONENT = "snyk-broker-operator"
+from snyk_broker_operator.adapters.kube.calls import call
+from snyk_broker_operator.models import OPERATOR_NAME
+
+REPORTING_COMPONENT = OPERATOR_NAME
 
 
 class EventRecorder:
@@ -43,4 +45,4 @@ class EventRecorder:
             reporting_instance=REPORTING_COMPONENT,
             action=reason,
         )
-        await asyncio.to_thread(self._core.create_namespaced_event, namespace, event)
+        await call(self._core.create_namespaced_event, namespace, event)

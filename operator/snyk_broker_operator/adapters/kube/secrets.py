@@ -1,18 +1,18 @@
 """Secrets over the Kubernetes API: read, create, server-side apply, delete, and orphan (drop our owner reference).
 
-The client is synchronous, so every call runs in a worker thread. Bodies are plain dicts built by
-`reconcile.manifests`; nothing here looks inside `data`.
+Bodies are plain dicts built by `reconcile.manifests`; nothing here looks inside `data`. Errors are the adapter's
+own (:mod:`.errors`).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, cast
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from snyk_broker_operator.adapters.kube.apply import FIELD_MANAGER, server_side_apply
+from snyk_broker_operator.adapters.kube.calls import call
+from snyk_broker_operator.adapters.kube.errors import NotFound
 
 
 class SecretStore:
@@ -21,55 +21,41 @@ class SecretStore:
         self._core = client.CoreV1Api(api)
 
     async def read(self, namespace: str, name: str) -> dict[str, Any] | None:
-        def call() -> dict[str, Any] | None:
-            try:
-                secret = self._core.read_namespaced_secret(name, namespace)
-            except ApiException as error:
-                if error.status == 404:
-                    return None
-                raise
-            return dict(self._api.sanitize_for_serialization(secret))
-
-        return await asyncio.to_thread(call)
+        try:
+            secret = await call(self._core.read_namespaced_secret, name, namespace)
+        except NotFound:
+            return None
+        return dict(self._api.sanitize_for_serialization(secret))
 
     async def create(self, body: dict[str, Any]) -> None:
         namespace = body["metadata"]["namespace"]
         # The client accepts a plain dict body as well as its model classes; its annotations only name the model.
-        await asyncio.to_thread(
-            self._core.create_namespaced_secret, namespace, cast(Any, body), field_manager=FIELD_MANAGER
-        )
+        await call(self._core.create_namespaced_secret, namespace, cast(Any, body), field_manager=FIELD_MANAGER)
 
     async def apply(self, body: dict[str, Any]) -> None:
         """Server-side apply as `snyk-broker-operator`."""
         await server_side_apply(self._core.patch_namespaced_secret, body)
 
     async def delete(self, namespace: str, name: str) -> None:
-        def call() -> None:
-            try:
-                self._core.delete_namespaced_secret(name, namespace)
-            except ApiException as error:
-                if error.status != 404:
-                    raise
-
-        await asyncio.to_thread(call)
+        """Delete; a Secret that is already gone is not an error."""
+        try:
+            await call(self._core.delete_namespaced_secret, name, namespace)
+        except NotFound:
+            return
 
     async def orphan(self, namespace: str, name: str, owner_uid: str) -> None:
         """Drop the owner reference to `owner_uid` so the garbage collector keeps the Secret."""
-
-        def call() -> None:
-            try:
-                secret = self._core.read_namespaced_secret(name, namespace)
-            except ApiException as error:
-                if error.status == 404:
-                    return
-                raise
-            metadata = cast(client.V1ObjectMeta, secret.metadata)
-            refs = metadata.owner_references or []
-            kept = [self._api.sanitize_for_serialization(r) for r in refs if r.uid != owner_uid]
-            if len(kept) == len(refs):
-                return
-            patch = {"metadata": {"ownerReferences": kept or None, "resourceVersion": metadata.resource_version}}
-            # A JSON merge patch replaces the list; a strategic merge patch would merge it by uid and keep ours.
-            self._core.patch_namespaced_secret(name, namespace, patch, _content_type="application/merge-patch+json")
-
-        await asyncio.to_thread(call)
+        try:
+            secret = await call(self._core.read_namespaced_secret, name, namespace)
+        except NotFound:
+            return
+        metadata = cast(client.V1ObjectMeta, secret.metadata)
+        refs = metadata.owner_references or []
+        kept = [self._api.sanitize_for_serialization(r) for r in refs if r.uid != owner_uid]
+        if len(kept) == len(refs):
+            return
+        patch = {"metadata": {"ownerReferences": kept or None, "resourceVersion": metadata.resource_version}}
+        # A JSON merge patch replaces the list; a strategic merge patch would merge it by uid and keep ours.
+        await call(
+            self._core.patch_namespaced_secret, name, namespace, patch, _content_type="application/merge-patch+json"
+        )

@@ -6,13 +6,13 @@ that holds nothing else, so the operator owns exactly that one field and Argo CD
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from snyk_broker_operator.adapters.kube.apply import server_side_apply
+from snyk_broker_operator.adapters.kube.calls import call
+from snyk_broker_operator.adapters.kube.errors import NotFound
 
 
 class Workloads:
@@ -20,20 +20,19 @@ class Workloads:
         self._api = api
         self._apps = client.AppsV1Api(api)
 
-    async def list(self, namespace: str, *, label_selector: str | None = None) -> list[dict[str, Any]]:
-        def call() -> list[dict[str, Any]]:
-            selector = label_selector or ""
-            deployments = self._apps.list_namespaced_deployment(namespace, label_selector=selector)
-            stateful_sets = self._apps.list_namespaced_stateful_set(namespace, label_selector=selector)
+    async def list(self, namespace: str) -> list[dict[str, Any]]:
+        def listed() -> list[dict[str, Any]]:
+            deployments = self._apps.list_namespaced_deployment(namespace)
+            stateful_sets = self._apps.list_namespaced_stateful_set(namespace)
             found = []
-            for kind, listed in (("Deployment", deployments), ("StatefulSet", stateful_sets)):
-                for item in listed.items:
+            for kind, items in (("Deployment", deployments), ("StatefulSet", stateful_sets)):
+                for item in items.items:
                     body = dict(self._api.sanitize_for_serialization(item))
                     body["kind"] = kind  # list items come without their kind
                     found.append(body)
             return found
 
-        return await asyncio.to_thread(call)
+        return await call(listed)
 
     async def set_template_annotation(self, *, kind: str, namespace: str, name: str, key: str, value: str) -> None:
         body = {
@@ -52,11 +51,8 @@ class Workloads:
         await server_side_apply(self._apps.patch_namespaced_deployment, body)
 
     async def delete_deployment(self, namespace: str, name: str) -> None:
-        def call() -> None:
-            try:
-                self._apps.delete_namespaced_deployment(name, namespace, propagation_policy="Background")
-            except ApiException as error:
-                if error.status != 404:
-                    raise
-
-        await asyncio.to_thread(call)
+        """Delete; a Deployment that is already gone is not an error."""
+        try:
+            await call(self._apps.delete_namespaced_deployment, name, namespace, propagation_policy="Background")
+        except NotFound:
+            return

@@ -1,0 +1,95 @@
+"""The one place where errors become outcomes: a step raises `StepStalled` or `StepFailed`, and a Snyk, Kubernetes
+or connection error is mapped here to a Stall (the user must act) or a Failure (retried with backoff).
+
+Nothing else in the engine reads an error's type to choose a reason.
+"""
+
+from __future__ import annotations
+
+from snyk_broker_operator.adapters import snyk as snyk_api
+from snyk_broker_operator.adapters.kube.errors import KubeError
+from snyk_broker_operator.models.enums import ConditionReason
+from snyk_broker_operator.reconcile import Failure, Outcome, Stall
+
+OUTSTANDING_MESSAGE = (
+    "Snyk refuses to provision a new broker token because another provisional token is outstanding in this "
+    "integration's Snyk Group (only one may exist at a time). If another tool or person provisioned it, let them "
+    "finish (switch) first; if an earlier request of this operator timed out, its token cannot be read back through "
+    "the API: switch or clear it in Snyk (or ask Snyk support). The rotation resumes by itself once Snyk accepts"
+)
+
+
+class StepFailed(Exception):
+    """A step failed for a reason that may pass: retry with backoff."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class StepStalled(Exception):
+    """A step cannot succeed until the user changes something."""
+
+    def __init__(self, stall: Stall) -> None:
+        super().__init__(stall.message)
+        self.stall = stall
+
+
+class ConnectionUnusable(Exception):
+    """The connection cannot be used as it is; `message` says what the user must fix."""
+
+    def __init__(self, reason: ConditionReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def kube_failure(error: KubeError, doing: str) -> StepFailed:
+    """A Kubernetes write that did not go through, as a failure to retry; the message names what was being done."""
+    return StepFailed(Failure(ConditionReason.KUBERNETES_ERROR, f"{doing} failed: {error}"))
+
+
+def from_error(error: Exception) -> Outcome | None:
+    """The outcome of a pass that ended with `error`, or None when it is not one this module knows (a bug)."""
+    match error:
+        case StepFailed():
+            return Outcome(failure=error.failure)
+        case StepStalled():
+            return Outcome(stall=error.stall)
+        case ConnectionUnusable():
+            return Outcome(stall=Stall(error.reason, error.message))
+        case snyk_api.SnykError():
+            return _from_snyk_error(error)
+        case KubeError():
+            return Outcome(failure=Failure(ConditionReason.KUBERNETES_ERROR, f"a Kubernetes API call failed: {error}"))
+    return None
+
+
+def _from_snyk_error(error: snyk_api.SnykError) -> Outcome:
+    message = str(error)
+    match error:
+        case snyk_api.ProvisionalTokenOutstandingError():
+            return Outcome(stall=Stall(ConditionReason.PROVISIONAL_TOKEN_OUTSTANDING, OUTSTANDING_MESSAGE))
+        case snyk_api.AuthenticationError():
+            return Outcome(stall=Stall(ConditionReason.AUTHENTICATION_FAILED, message))
+        case snyk_api.NotFoundError():
+            return Outcome(stall=Stall(ConditionReason.INTEGRATION_NOT_FOUND, message))
+        case snyk_api.BadRequestError():
+            return Outcome(stall=Stall(ConditionReason.INVALID_SPEC, message))
+        case snyk_api.RateLimitedError():
+            return Outcome(failure=Failure(ConditionReason.RATE_LIMITED, message, retry_after=error.retry_after))
+        case snyk_api.AmbiguousError():
+            return Outcome(failure=Failure(ConditionReason.AMBIGUOUS_RESULT, message))
+    return Outcome(failure=Failure(ConditionReason.SNYK_UNAVAILABLE, message))
+
+
+def connection_check_result(error: Exception) -> tuple[ConditionReason, str] | None:
+    """Why a connection's credential check failed, for its Ready condition; None when `error` is not expected."""
+    match error:
+        case ConnectionUnusable():
+            return error.reason, error.message
+        case snyk_api.AuthenticationError():
+            return ConditionReason.AUTHENTICATION_FAILED, str(error)
+        case snyk_api.SnykError():
+            return ConditionReason.SNYK_UNAVAILABLE, str(error)
+    return None
