@@ -142,7 +142,7 @@ async def test_provision_then_switch_makes_the_provisional_token_current(
     assert before["provisionalToken"] == provisional.token.get_secret_value()
     assert before["token"] == A_GITLAB_TOKEN
 
-    assert await client.switch_token(org_id=ORG_A, integration_id=A_GITLAB) is None
+    await client.switch_token(org_id=ORG_A, integration_id=A_GITLAB)  # typed to return None, so mypy checks that
     after = integration_in(await sim_state(sim), A_GITLAB)
     assert after["token"] == provisional.token.get_secret_value()
     assert after["provisionalToken"] is None

@@ -1,4 +1,4 @@
-"""A monotonic clock for unit tests that moves only when someone sleeps on it (no real waiting)."""
+"""A monotonic clock for tests that moves only when someone sleeps on it (no real waiting)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import time
 import uuid
 from typing import Any
 
@@ -27,7 +28,13 @@ class Simulation:
 
     @classmethod
     def create(
-        cls, seed_doc: seed.Seed, *, random_seed: int | None = None, rate_limit: int | None = None
+        cls,
+        seed_doc: seed.Seed,
+        *,
+        random_seed: int | None = None,
+        rate_limit: int | None = None,
+        # Injected by tests: a fake monotonic clock the client's limiter also reads, so a rate test needs no waiting.
+        rate_limit_clock: ratelimit.MonotonicClock = time.monotonic,
     ) -> Simulation:
         """A fresh simulation; with ``random_seed`` every token, id and ``errorRate`` draw is reproducible."""
         token_rng: random.Random
@@ -40,7 +47,9 @@ class Simulation:
         return cls(
             world=state.World.from_seed(seed_doc, rng=token_rng),
             fault_book=faults.FaultBook(rng=fault_rng),
-            limiter=ratelimit.RateLimiter(per_minute=rate_limit or seed_doc.rate_limit_per_minute),
+            limiter=ratelimit.RateLimiter(
+                per_minute=rate_limit or seed_doc.rate_limit_per_minute, clock=rate_limit_clock
+            ),
         )
 
 

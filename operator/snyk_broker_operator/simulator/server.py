@@ -18,13 +18,14 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-from snyk_broker_operator.simulator import app, seed
+from snyk_broker_operator.simulator import app, ratelimit, seed
 from snyk_broker_operator.simulator.admin import ADMIN_PREFIX
 from snyk_broker_operator.simulator.context import Simulation
 
@@ -78,9 +79,13 @@ async def start_simulator(
     port: int = 0,
     random_seed: int | None = None,
     rate_limit: int | None = None,
+    # Injected by tests on this loop: the per-key rate limit then counts time on the test's fake clock.
+    rate_limit_clock: ratelimit.MonotonicClock = time.monotonic,
 ) -> AsyncIterator[RunningSimulator]:
     """Serve a simulator on the running loop; ``port=0`` picks a free port (read it from the result)."""
-    simulation = Simulation.create(resolve_seed(seed_source), random_seed=random_seed, rate_limit=rate_limit)
+    simulation = Simulation.create(
+        resolve_seed(seed_source), random_seed=random_seed, rate_limit=rate_limit, rate_limit_clock=rate_limit_clock
+    )
     runner = web.AppRunner(app.build_app(simulation), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_SECONDS)
     await runner.setup()
     try:

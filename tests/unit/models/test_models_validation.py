@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from invalid_objects import INVALID_OBJECTS, INVALID_UPDATES, VALID_OBJECTS
 from pydantic import BaseModel, ValidationError
 
 from snyk_broker_operator.models import (
@@ -26,6 +25,7 @@ from snyk_broker_operator.models import (
     parse_go_duration,
 )
 from snyk_broker_operator.models.common import LABEL_REQUIREMENT_VALUES
+from unit.models.invalid_objects import INVALID_OBJECTS, INVALID_UPDATES, VALID_OBJECTS
 
 MODELS: dict[str, type[BaseModel]] = {
     "BrokerToken": BrokerToken,
