@@ -41,6 +41,12 @@ def _add_run(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     run.add_argument(
         "--liveness", default=None, metavar="URL", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
     )
+    run.add_argument(
+        "--metrics-address",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 0.0.0.0:9090 (default: not served)",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (tokens are never logged)")
 
 
@@ -79,6 +85,7 @@ def _run_operator(args: argparse.Namespace) -> int:
         operator_namespace=args.operator_namespace or runner.operator_namespace_default(),
         kubeconfig=args.kubeconfig,
         liveness_endpoint=args.liveness,
+        metrics_address=args.metrics_address,
     )
     try:
         asyncio.run(runner.run(options))

@@ -18,6 +18,7 @@ import kopf
 from snyk_broker_operator import reconcile
 from snyk_broker_operator.engine import cleanup, connection_check, cycle, kicks
 from snyk_broker_operator.engine.dependencies import Dependencies
+from snyk_broker_operator.metrics import Metrics
 from snyk_broker_operator.models import (
     BROKER_TOKEN_KIND,
     BROKER_TOKEN_LABEL,
@@ -45,6 +46,7 @@ class Runtime:
 
     deps: Dependencies
     kicks: kicks.Kicks
+    metrics: Metrics = dataclasses.field(default_factory=Metrics)
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -83,18 +85,25 @@ def _signature(body: kopf.Body) -> tuple[Any, ...]:
 
 
 async def _reconcile_loop(
-    body: kopf.Body, stopped: kopf.DaemonStopped, runtime: Runtime, what: str, pass_: Callable[[], Awaitable[float]]
+    body: kopf.Body,
+    stopped: kopf.DaemonStopped,
+    runtime: Runtime,
+    what: str,
+    pass_: Callable[[], Awaitable[tuple[float, str]]],
 ) -> None:
+    """Run passes until stopped; each pass returns (seconds until the next one is due, how it ended)."""
     key = _key(what, body.metadata)
     kick = runtime.kicks.register(key)
     stop: asyncio.Future[Any] = asyncio.ensure_future(stopped.wait())
     try:
         while not stopped:
             try:
-                delay = await pass_()
+                with runtime.metrics.timed_pass(what):
+                    delay, outcome = await pass_()
             except Exception:
                 logger.exception("Reconcile of %s %s/%s failed unexpectedly", *key)
-                delay = AFTER_CRASH_SECONDS
+                delay, outcome = AFTER_CRASH_SECONDS, "error"
+            runtime.metrics.passed(what, outcome)
             await kicks.wait_for_kick(kick, stop, seconds=delay)
     finally:
         stop.cancel()
@@ -106,11 +115,11 @@ async def broker_token_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: 
     runtime = _runtime(memo)
     key = _key(BROKER_TOKEN_KIND, body.metadata)
 
-    async def one_pass() -> float:
+    async def one_pass() -> tuple[float, str]:
         result = await cycle.run_pass(
             body, runtime.deps, reads_secret=lambda name: runtime.kicks.watch_secret(key, name)
         )
-        return result.delay
+        return result.delay, result.outcome
 
     await _reconcile_loop(body, stopped, runtime, BROKER_TOKEN_KIND, one_pass)
     if body.metadata.get("deletionTimestamp"):
@@ -146,13 +155,13 @@ async def workload_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     _runtime(memo).kicks.kick_readers(body.metadata.namespace or "", reconcile.referenced_secrets(pod_spec))
 
 
-async def _check_connection(body: kopf.Body, kind: ConnectionKind, runtime: Runtime) -> float:
+async def _check_connection(body: kopf.Body, kind: ConnectionKind, runtime: Runtime) -> tuple[float, str]:
     delay, ready = await connection_check.check(body, kind, runtime.deps)
     if ready:
         # BrokerTokens that stalled on this connection retry now rather than at the end of their backoff.
         scope = body.metadata.namespace if kind is ConnectionKind.SNYK_CONNECTION else None
         runtime.kicks.kick_kind(BROKER_TOKEN_KIND, namespace=scope)
-    return delay
+    return delay, "ready" if ready else "not_ready"
 
 
 @kopf.daemon(GROUP, VERSION, SNYK_CONNECTION_PLURAL, cancellation_backoff=5.0, cancellation_timeout=10.0)

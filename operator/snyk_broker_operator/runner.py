@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import kopf
 
-from snyk_broker_operator import handlers
+from snyk_broker_operator import handlers, metrics
 from snyk_broker_operator.adapters.kube import connect
 from snyk_broker_operator.adapters.kube.customobjects import CustomObjects
 from snyk_broker_operator.adapters.kube.events import EventRecorder
@@ -34,6 +34,8 @@ class RunOptions:
     operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE
     kubeconfig: str | None = None
     liveness_endpoint: str | None = None
+    # host:port to serve Prometheus metrics on (None: not served).
+    metrics_address: str | None = None
 
 
 def operator_namespace_default() -> str:
@@ -65,7 +67,10 @@ async def run(options: RunOptions) -> None:
         os.environ["KUBECONFIG"] = options.kubeconfig
     api = connect.api_client(options.kubeconfig)
     deps = build_dependencies(api, operator_namespace=options.operator_namespace)
-    runtime = handlers.Runtime(deps=deps, kicks=Kicks())
+    runtime = handlers.Runtime(deps=deps, kicks=Kicks(), metrics=metrics.Metrics())
+    if options.metrics_address:
+        server, _ = metrics.serve(runtime.metrics, options.metrics_address)
+        logger.info("Serving metrics on http://%s:%d/metrics", *server.server_address[:2])
     settings = kopf.OperatorSettings()
     handlers.configure(settings)
     logger.info(

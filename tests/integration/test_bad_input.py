@@ -50,8 +50,10 @@ def test_the_api_server_refuses_an_invalid_object_with_a_clear_message(
 ) -> None:
     with pytest.raises(ApiException) as refused:
         _create(kube_api, schema_namespace, obj)
-    assert refused.value.status == 422, refused.value.body
-    assert says in json.loads(refused.value.body)["message"]
+    body = refused.value.body
+    assert refused.value.status == 422, body
+    assert body is not None
+    assert says in json.loads(body)["message"]
 
 
 @pytest.mark.parametrize("obj", [o for _, o in VALID_OBJECTS], ids=[i for i, _ in VALID_OBJECTS])

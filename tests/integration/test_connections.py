@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from kubernetes import client
@@ -15,10 +15,12 @@ from support.waiting import wait_for
 
 
 def connection_ready(env: Env, name: str, *, cluster: bool = False) -> dict[str, Any] | None:
+    # The client types a custom object as `object`; it is the JSON body, a dict.
     if cluster:
-        body = env.objects.get_cluster_custom_object(GROUP, VERSION, "clustersnykconnections", name)
+        found = env.objects.get_cluster_custom_object(GROUP, VERSION, "clustersnykconnections", name)
     else:
-        body = env.objects.get_namespaced_custom_object(GROUP, VERSION, env.namespace, "snykconnections", name)
+        found = env.objects.get_namespaced_custom_object(GROUP, VERSION, env.namespace, "snykconnections", name)
+    body = cast(dict[str, Any], found)
     return next((c for c in (body.get("status") or {}).get("conditions") or [] if c["type"] == "Ready"), None)
 
 

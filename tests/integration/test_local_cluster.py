@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+from typing import Any, cast
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from support.cluster import LOCAL_CLUSTER, Cluster
 from support.waiting import wait_for
@@ -18,9 +19,8 @@ from support.waiting import wait_for
 def test_readyz_answers_ok_through_the_kubeconfig(kube_api: client.ApiClient) -> None:
     method, url, headers, body, _ = kube_api.param_serialize("GET", "/readyz", auth_settings=["BearerToken"])
     response = kube_api.call_api(method, url, header_params=headers, body=body)
-    response.read()
     assert response.status == 200
-    assert response.data.decode() == "ok"
+    assert response.read().decode() == "ok"
 
 
 def test_the_built_kubectl_works_with_the_kubeconfig(kube_cluster: Cluster) -> None:
@@ -90,7 +90,7 @@ def test_a_two_replica_deployment_becomes_available_and_rolls_on_a_template_chan
     assert by_name[first_rs.metadata.name].spec.replicas == 0
     (new_rs,) = [rs for name, rs in by_name.items() if name != first_rs.metadata.name]
     assert new_rs.spec.replicas == 2
-    assert new_rs.spec.template.metadata.annotations["example.test/rollme"] == "1"
+    assert (new_rs.spec.template.metadata.annotations or {}).get("example.test/rollme") == "1"
 
 
 def test_garbage_collection_deletes_a_secret_whose_owner_is_deleted(kube_api: client.ApiClient, namespace: str) -> None:
@@ -111,7 +111,7 @@ def test_garbage_collection_deletes_a_secret_whose_owner_is_deleted(kube_api: cl
         try:
             core.read_namespaced_secret("owned", namespace)
         except ApiException as error:
-            return error.status == 404
+            return bool(error.status == 404)
         return False
 
     wait_for(secret_gone, timeout=30, what="the garbage collector to delete the owned Secret")
@@ -203,7 +203,8 @@ def test_a_crd_becomes_established_and_a_custom_resource_round_trips_with_status
             ],
         },
     }
-    extensions.create_custom_resource_definition(crd)
+    # The client serializes a dict body as it is; its types ask for the model.
+    extensions.create_custom_resource_definition(cast(Any, crd))
     try:
 
         def established() -> bool:
@@ -221,7 +222,8 @@ def test_a_crd_becomes_established_and_a_custom_resource_round_trips_with_status
                     "metadata": {"name": "w"},
                     "spec": {"size": 3},
                 }
-                return dict(objects.create_namespaced_custom_object(group, "v1", namespace, plural, body))
+                answer = objects.create_namespaced_custom_object(group, "v1", namespace, plural, body)
+                return dict(cast(dict[str, object], answer))  # typed `object` by the client; the JSON body
             except ApiException as error:
                 if error.status == 404:  # discovery of a brand-new CRD can lag a moment behind Established
                     return None
@@ -232,7 +234,7 @@ def test_a_crd_becomes_established_and_a_custom_resource_round_trips_with_status
         objects.patch_namespaced_custom_object_status(group, "v1", namespace, plural, "w", {"status": {"phase": "Ok"}})
         # A write to the main resource ignores status, and a status write ignores spec: the subresource is real.
         objects.patch_namespaced_custom_object(group, "v1", namespace, plural, "w", {"status": {"phase": "Nope"}})
-        got = objects.get_namespaced_custom_object(group, "v1", namespace, plural, "w")
+        got = cast(dict[str, object], objects.get_namespaced_custom_object(group, "v1", namespace, plural, "w"))
         assert got["spec"] == {"size": 3}
         assert got["status"] == {"phase": "Ok"}
     finally:

@@ -25,7 +25,6 @@ from support.rotation import (
     calls_to,
     custody_secret,
     events,
-    fingerprint,
     parse_time,
     provisioned,
     request_rotation,
@@ -37,6 +36,7 @@ from support.rotation import (
     wait_rotation_complete,
 )
 from support.waiting import wait_for
+from support.workloads import fingerprint
 
 NODE = "kwok-node-0"
 
@@ -63,7 +63,9 @@ def test_a_bridge_rotation_always_has_a_ready_client_on_the_token_snyk_routes_to
 
     bridge_ready, switched = events(env, "BridgeReady"), events(env, "TokenSwitched")
     assert bridge_ready and switched, "no BridgeReady or TokenSwitched event"
-    assert int(bridge_ready[0].metadata.resource_version) < int(switched[0].metadata.resource_version)
+    bridge_version, switched_version = bridge_ready[0].metadata.resource_version, switched[0].metadata.resource_version
+    assert bridge_version and switched_version
+    assert int(bridge_version) < int(switched_version)
     assert len(calls_to(env, "switch_token")) == 1 and len(calls_to(env, "provision_token")) == 1
 
     assert after["tokenFingerprint"] == fingerprint(new)
@@ -187,7 +189,7 @@ def test_a_shared_token_rotates_in_every_org_that_shares_it(env: Env) -> None:
     clones = [i for i in env.sim.state()["integrations"] if i["orgId"] in {world.ORG_TEAM_A, world.ORG_TEAM_B}]
     assert len(clones) == 2 and all(c["token"] == token for c in clones)
     assert env.token_in("broker") == token
-    messages = [e.message for e in events(env) if e.reason in {"TokenSwitched", "RotationCompleted"}]
+    messages = [e.message or "" for e in events(env) if e.reason in {"TokenSwitched", "RotationCompleted"}]
     assert any(re.search(r"\b[23]\b[^.]*\borgs?\b", m, re.IGNORECASE) for m in messages), messages
 
 

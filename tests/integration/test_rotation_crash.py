@@ -14,7 +14,6 @@ from support.rotation import (
     bridge_deployments,
     calls_to,
     custody_secret,
-    fingerprint,
     provisioned,
     request_rotation,
     rotation_secret,
@@ -22,6 +21,7 @@ from support.rotation import (
     wait_rotation_complete,
 )
 from support.waiting import wait_for
+from support.workloads import fingerprint
 
 CONSUMERS = {"crash-a", "crash-b"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -41,7 +41,7 @@ class Env:
 
     def event_reasons(self, *, warning: bool = False) -> set[str]:
         return {
-            e.reason
+            str(e.reason)
             for e in self.core.list_namespaced_event(self.namespace).items
             if not warning or e.type == "Warning"
         }
@@ -56,11 +56,12 @@ class Env:
             what=f"events {sorted(reasons)}",
         )
 
-    def reconciles(self) -> int:
-        """How many reconcile passes the operator has logged so far (a resync is visible as one more)."""
-        return self.operator.log_text().count("reconcile pass done")
+    def reconciles(self) -> float:
+        """How many BrokerToken reconcile passes the operator has finished so far (a resync is one more), as its
+        metrics publish them."""
+        return self.operator.reconcile_passes("BrokerToken")
 
-    def wait_reconciles(self, more_than: int, timeout: float = 20) -> None:
+    def wait_reconciles(self, more_than: float, timeout: float = 20) -> None:
         wait_for(lambda: self.reconciles() > more_than, timeout=timeout, what="another reconcile pass")
 
     def create_secret(self, name: str, data: dict[str, str], labels: dict[str, str] | None = None) -> None:
@@ -69,10 +70,12 @@ class Env:
         self.core.create_namespaced_secret(self.namespace, client.V1Secret(metadata=meta, data=encoded))
 
     def create(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.objects.create_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, body))
+        created = self.objects.create_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, body)
+        return cast(dict[str, Any], created)
 
     def broker_token(self, name: str) -> dict[str, Any]:
-        return dict(self.objects.get_namespaced_custom_object(GROUP, VERSION, self.namespace, "brokertokens", name))
+        found = self.objects.get_namespaced_custom_object(GROUP, VERSION, self.namespace, "brokertokens", name)
+        return cast(dict[str, Any], found)
 
     def condition(self, name: str, kind: str) -> dict[str, Any] | None:
         status = self.broker_token(name).get("status") or {}
@@ -104,6 +107,11 @@ class Env:
         return base64.b64decode(secret.data[key]).decode()
 
 
+def _items(env: Env, plural: str) -> list[dict[str, Any]]:
+    listed = cast(dict[str, Any], env.objects.list_namespaced_custom_object(GROUP, VERSION, env.namespace, plural))
+    return list(listed["items"])
+
+
 def broker_token(name: str, **spec: Any) -> dict[str, Any]:
     """A BrokerToken on the test's SnykConnection, provisioned by type github in the platform org by default."""
     full_spec: dict[str, Any] = {
@@ -123,9 +131,10 @@ def _texts_that_must_not_hold_secrets(env: Env) -> dict[str, str]:
     events = core.list_namespaced_event(env.namespace).items
     texts["events"] = "\n".join(f"{e.reason} {e.message}" for e in events)
     for plural in ("brokertokens", "snykconnections"):
-        for item in env.objects.list_namespaced_custom_object(GROUP, VERSION, env.namespace, plural)["items"]:
+        for item in _items(env, plural):
             texts[f"{plural}/{item['metadata']['name']}"] = repr(item.get("status")) + repr(item["metadata"])
-    listed = [*core.list_namespaced_secret(env.namespace).items, *core.list_namespaced_config_map(env.namespace).items]
+    listed: list[Any] = [*core.list_namespaced_secret(env.namespace).items]
+    listed += [*core.list_namespaced_config_map(env.namespace).items]
     listed += [*apps.list_namespaced_deployment(env.namespace).items, *core.list_namespaced_pod(env.namespace).items]
     for obj in listed:
         meta = obj.metadata
@@ -149,11 +158,7 @@ def release_objects(env: Env) -> None:
         env.objects.delete_collection_namespaced_custom_object(GROUP, VERSION, env.namespace, plural)
 
     def remaining() -> list[tuple[str, str]]:
-        return [
-            (plural, item["metadata"]["name"])
-            for plural in plurals
-            for item in env.objects.list_namespaced_custom_object(GROUP, VERSION, env.namespace, plural)["items"]
-        ]
+        return [(plural, item["metadata"]["name"]) for plural in plurals for item in _items(env, plural)]
 
     try:
         wait_for(lambda: not remaining(), timeout=15 if env.operator.running else 0.1, what="finalizers released")

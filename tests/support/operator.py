@@ -1,15 +1,20 @@
 """The operator under test, as a real process: `snyk-broker-operator run`, which tests can restart or SIGKILL.
 
 Its log (DEBUG) goes to a file so that tests can assert what it did and did not write there (no token, no key).
+It serves its Prometheus metrics on a free loopback port, which is how tests count its reconcile passes: the
+operator publishes that on purpose, unlike the wording of a log line.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +29,9 @@ class OperatorProcess:
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.metrics_port = _free_port()
+        # Passes counted by earlier processes: each start begins its counters at zero.
+        self._passes_before: dict[str, float] = {}
 
     def start(self, *, env: Mapping[str, str] | None = None) -> None:
         """Start the operator; `env` adds variables for this run only (e.g. SBO_FAILPOINTS for crash tests)."""
@@ -32,6 +40,7 @@ class OperatorProcess:
         for namespace in self._namespaces:
             args += ["--namespace", namespace]
         args += ["--operator-namespace", self._operator_namespace]
+        args += ["--metrics-address", f"127.0.0.1:{self.metrics_port}"]
         environment = {**os.environ, "KUBECONFIG": str(self._cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
         environment.update(env or {})
         log = self.log_path.open("ab")
@@ -47,6 +56,8 @@ class OperatorProcess:
         """SIGTERM and wait (a graceful stop), or SIGKILL (a crash)."""
         if self._process is None:
             return
+        for kind in ("BrokerToken",):
+            self._passes_before[kind] = self.reconcile_passes(kind)
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:
@@ -60,6 +71,23 @@ class OperatorProcess:
         self.stop(kill=kill)
         self.start(env=env)
 
+    def metrics_text(self) -> str:
+        """The operator's /metrics page; empty while it is not (yet) serving."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as response:
+                return str(response.read().decode())
+        except (urllib.error.URLError, OSError):
+            return ""
+
+    def reconcile_passes(self, kind: str) -> float:
+        """Reconcile passes of `kind` this operator has finished, across restarts (from its metrics)."""
+        total = self._passes_before.get(kind, 0.0)
+        prefix = "snyk_broker_operator_reconcile_passes_total{"
+        for line in self.metrics_text().splitlines():
+            if line.startswith(prefix) and f'kind="{kind}"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -70,3 +98,9 @@ class OperatorProcess:
                 return
             time.sleep(0.1)
         raise AssertionError(f"the operator never logged {text!r}; log tail:\n{self.log_text()[-3000:]}")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

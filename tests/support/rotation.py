@@ -18,7 +18,7 @@ from kubernetes import client
 
 from support.env import GROUP, VERSION, Env, broker_token
 from support.waiting import wait_for
-from support.workloads import apps, broker_client, fingerprint
+from support.workloads import apps, broker_client, create_deployment, fingerprint
 
 FINGERPRINT = "snykbroker.dev/token-fingerprint"
 ROTATE_REQUESTED_AT = "snykbroker.dev/rotate-requested-at"
@@ -28,7 +28,7 @@ BRIDGE_OF_LABEL = "snykbroker.dev/bridge-of"
 
 def create_consumers(env: Env, names: list[str], *, replicas: int = 2, **options: Any) -> None:
     for name in names:
-        apps(env).create_namespaced_deployment(env.namespace, broker_client(name, replicas=replicas, **options))
+        create_deployment(env, broker_client(name, replicas=replicas, **options))
 
 
 def rotation_secret(name: str) -> str:
@@ -88,8 +88,8 @@ def request_rotation(env: Env, name: str, value: str | None) -> None:
 
 
 def rotation_idle(status: dict[str, Any]) -> bool:
-    rotation = status.get("rotation")
-    return not rotation or rotation.get("phase") == "Idle"
+    """No rotation in progress: the status has no rotation field then (there is no idle phase)."""
+    return not status.get("rotation")
 
 
 def wait_rotation_complete(
@@ -118,7 +118,7 @@ def wait_rotation_complete(
 
 def bridge_deployments(env: Env) -> list[str]:
     listed = apps(env).list_namespaced_deployment(env.namespace).items
-    return sorted(d.metadata.name for d in listed if d.metadata.name.endswith(BRIDGE_SUFFIX))
+    return sorted(str(d.metadata.name) for d in listed if str(d.metadata.name).endswith(BRIDGE_SUFFIX))
 
 
 def template_fingerprint(env: Env, deployment: str) -> str | None:
@@ -142,7 +142,7 @@ def events(env: Env, reason: str | None = None) -> list[client.CoreV1Event]:
     """The namespace's events, oldest first by their etcd revision (finer than the timestamps' seconds)."""
     listed = env.core.list_namespaced_event(env.namespace).items
     found = [e for e in listed if reason is None or e.reason == reason]
-    return sorted(found, key=lambda e: int(e.metadata.resource_version))
+    return sorted(found, key=lambda e: int(e.metadata.resource_version or 0))
 
 
 def parse_time(text: str) -> datetime.datetime:
@@ -229,7 +229,7 @@ class TokenAvailabilityMonitor:
 
     def _sample(self, admin: httpx.Client) -> Sample:
         pods = self._core.list_namespaced_pod(self._namespace).items
-        ready = tuple(sorted((p.metadata.name, fp) for p in pods if (fp := _serving_fingerprint(p))))
+        ready = tuple(sorted((str(p.metadata.name), fp) for p in pods if (fp := _serving_fingerprint(p))))
         at = datetime.datetime.now(datetime.UTC)
         response = admin.get("/state")
         response.raise_for_status()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from kubernetes import client
@@ -22,6 +22,17 @@ def fingerprint(token: str) -> str:
 
 def apps(env: Env) -> client.AppsV1Api:
     return client.AppsV1Api(env.api)
+
+
+def create_deployment(env: Env, body: dict[str, Any], namespace: str | None = None) -> client.V1Deployment:
+    """Create a Deployment from a manifest like :func:`broker_client`'s, in the test's namespace unless told."""
+    # The client serializes a dict body as it is; its types ask for a V1Deployment model.
+    return apps(env).create_namespaced_deployment(namespace or env.namespace, cast(Any, body))
+
+
+def template_annotations(workload: client.V1Deployment | client.V1ReplicaSet) -> dict[str, str]:
+    """The pod template's annotations of a Deployment or ReplicaSet read back from the API ({} when it has none)."""
+    return workload.spec.template.metadata.annotations or {}
 
 
 def broker_client(

@@ -41,6 +41,9 @@ class Connections:
         self._operator_namespace = operator_namespace
         self._limiters = LimiterRegistry()
         self._clients: dict[tuple[str, str], SnykClient] = {}
+        # Which client (URL, key hash) each connection used last: a client no connection uses any more (its key was
+        # rotated in the Secret) is closed rather than kept open until shutdown.
+        self._used_by: dict[tuple[ConnectionKind, str, str], tuple[str, str]] = {}
 
     async def spec_of(self, *, kind: ConnectionKind, name: str, namespace: str) -> SnykConnectionSpec:
         cluster = kind is ConnectionKind.CLUSTER_SNYK_CONNECTION
@@ -73,9 +76,17 @@ class Connections:
                 ConditionReason.CONNECTION_NOT_READY,
                 f"{kind.value} {name!r}: Secret {ref.name!r} has no key {ref.effective_key!r}",
             )
-        return self._client(spec, state.token)
+        client, cache_key = self._client(spec, state.token)
+        connection = (kind, "" if kind is ConnectionKind.CLUSTER_SNYK_CONNECTION else namespace, name)
+        previous = self._used_by.get(connection)
+        self._used_by[connection] = cache_key
+        if previous is not None and previous != cache_key and previous not in self._used_by.values():
+            stale = self._clients.pop(previous, None)
+            if stale is not None:
+                await stale.aclose()
+        return client
 
-    def _client(self, spec: SnykConnectionSpec, api_key: SecretStr) -> SnykClient:
+    def _client(self, spec: SnykConnectionSpec, api_key: SecretStr) -> tuple[SnykClient, tuple[str, str]]:
         # spec.apiUrl and the regions name the API's base; the v1 API lives under /v1 of it.
         url = f"{spec.effective_api_url}/v1"
         cache_key = (url, hashlib.sha256(api_key.get_secret_value().encode()).hexdigest())
@@ -89,9 +100,10 @@ class Connections:
         if client is None:
             client = SnykClient(api_key=api_key, api_url=url, limiter=limiter, retry_policy=OPERATOR_RETRY_POLICY)
             self._clients[cache_key] = client
-        return client
+        return client, cache_key
 
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        self._used_by.clear()

@@ -37,6 +37,8 @@ class PassResult:
     delay: float
     # Whether the pass wrote the status (a converged pass writes nothing).
     wrote_status: bool
+    # How it ended, in one word (`Outcome.kind`).
+    outcome: str
 
 
 def _ignore(secret_name: str) -> None:
@@ -53,7 +55,7 @@ async def run_pass(
         resource = BrokerToken.model_validate(dict(body))
     except pydantic.ValidationError as error:
         wrote = await _report_invalid(body, error, deps, now)
-        return PassResult(delay=reconcile.after_invalid_spec(), wrote_status=wrote)
+        return PassResult(delay=reconcile.after_invalid_spec(), wrote_status=wrote, outcome="stalled")
     desired = reconcile.from_resource(resource)
     reads_secret(desired.secret_name)
     observed = await gather(desired, deps)
@@ -79,7 +81,7 @@ async def run_pass(
         "status written" if wrote else "status unchanged",
     )
     delay = reconcile.next_check_in(outcome=outcome, status=new_status, source=desired.source, now=now)
-    return PassResult(delay=delay, wrote_status=wrote)
+    return PassResult(delay=delay, wrote_status=wrote, outcome=outcome.kind)
 
 
 async def gather(desired: Desired, deps: Dependencies) -> Observed:

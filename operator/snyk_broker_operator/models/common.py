@@ -177,17 +177,6 @@ class LabelSelectorRequirement(ApiModel):
             return self.key in labels
         return self.key not in labels
 
-    def to_query(self) -> str:
-        """The requirement in the label-selector query syntax of the Kubernetes list API."""
-        values = ",".join(self.values or ())
-        if self.operator is LabelSelectorOperator.IN:
-            return f"{self.key} in ({values})"
-        if self.operator is LabelSelectorOperator.NOT_IN:
-            return f"{self.key} notin ({values})"
-        if self.operator is LabelSelectorOperator.EXISTS:
-            return self.key
-        return f"!{self.key}"
-
 
 class LabelSelector(ApiModel):
     """A label selector (metav1.LabelSelector): every matchLabels pair and every matchExpressions entry must hold.
@@ -209,12 +198,6 @@ class LabelSelector(ApiModel):
         if any(labels.get(key) != value for key, value in (self.match_labels or {}).items()):
             return False
         return all(requirement.matches(labels) for requirement in self.match_expressions or ())
-
-    def to_query(self) -> str:
-        """The selector in the ``labelSelector`` query syntax of the Kubernetes list API ("" selects everything)."""
-        terms = [f"{key}={value}" for key, value in sorted((self.match_labels or {}).items())]
-        terms.extend(requirement.to_query() for requirement in self.match_expressions or ())
-        return ",".join(terms)
 
 
 class Condition(ObservedModel):

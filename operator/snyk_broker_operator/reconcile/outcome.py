@@ -30,3 +30,14 @@ class Outcome:
     @property
     def settled(self) -> bool:
         return self.stall is None and self.failure is None and not self.pending
+
+    @property
+    def kind(self) -> str:
+        """One word for how the pass ended, for metrics and logs: stalled, failed, pending, waiting or converged."""
+        if self.stall is not None:
+            return "stalled"
+        if self.failure is not None:
+            return "failed"
+        if self.pending:
+            return "pending"
+        return "waiting" if self.wait_seconds is not None else "converged"

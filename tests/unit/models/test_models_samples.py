@@ -97,4 +97,5 @@ def test_the_rotation_sample_rotates_every_90_days_with_a_bridge() -> None:
     assert token.spec.connection_ref.effective_kind is ConnectionKind.CLUSTER_SNYK_CONNECTION
     selector = token.spec.consumer_selector
     assert selector is not None
-    assert selector.to_query() == "app.kubernetes.io/name=snyk-broker-bitbucket"
+    assert selector.matches({"app.kubernetes.io/name": "snyk-broker-bitbucket"})
+    assert not selector.matches({"app.kubernetes.io/name": "snyk-broker-github"})

@@ -188,7 +188,7 @@ def test_a_label_selector_selects_like_kubernetes(
     assert LabelSelector.model_validate(selector).matches(labels) is selected
 
 
-def test_a_label_selector_renders_the_list_api_query_syntax() -> None:
+def test_a_label_selector_needs_every_label_and_every_expression_to_hold() -> None:
     selector = LabelSelector.model_validate(
         {
             "matchLabels": {"b": "2", "a": "1"},
@@ -201,4 +201,10 @@ def test_a_label_selector_renders_the_list_api_query_syntax() -> None:
         }
     )
 
-    assert selector.to_query() == "a=1,b=2,t in (x,y),u notin (z),v,!w"
+    selected = {"a": "1", "b": "2", "t": "x", "u": "y", "v": ""}
+    assert selector.matches(selected)
+    assert not selector.matches({**selected, "a": "0"})  # matchLabels value differs
+    assert not selector.matches({**selected, "t": "z"})  # In
+    assert not selector.matches({**selected, "u": "z"})  # NotIn
+    assert not selector.matches({k: v for k, v in selected.items() if k != "v"})  # Exists
+    assert not selector.matches({**selected, "w": "1"})  # DoesNotExist
