@@ -114,11 +114,16 @@ async def _reconcile_loop(
 async def broker_token_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     key = _key(BROKER_TOKEN_KIND, body.metadata)
+    last: list[cycle.PassResult] = []  # the previous pass, while the watch has not yet shown its status write
 
     async def one_pass() -> tuple[float, str]:
         result = await cycle.run_pass(
-            body, runtime.deps, reads_secret=lambda name: runtime.kicks.watch_secret(key, name)
+            body,
+            runtime.deps,
+            reads_secret=lambda name: runtime.kicks.watch_secret(key, name),
+            last_status=last[0].status if last else None,
         )
+        last[:] = [result]
         return result.delay, result.outcome
 
     await _reconcile_loop(body, stopped, runtime, BROKER_TOKEN_KIND, one_pass)

@@ -39,6 +39,9 @@ class PassResult:
     wrote_status: bool
     # How it ended, in one word (`Outcome.kind`).
     outcome: str
+    # The status the object has now (None when the object could not be read): the next pass starts from it if the
+    # watch has not delivered the write yet.
+    status: BrokerTokenStatus | None = None
 
 
 def _ignore(secret_name: str) -> None:
@@ -46,10 +49,15 @@ def _ignore(secret_name: str) -> None:
 
 
 async def run_pass(
-    body: Mapping[str, Any], deps: Dependencies, *, reads_secret: Callable[[str], None] = _ignore
+    body: Mapping[str, Any],
+    deps: Dependencies,
+    *,
+    reads_secret: Callable[[str], None] = _ignore,
+    last_status: BrokerTokenStatus | None = None,
 ) -> PassResult:
     """One pass. `reads_secret` is told, before any I/O, which Secret the consumers read, so that the caller can
-    wake this object's loop when a workload reading it changes."""
+    wake this object's loop when a workload reading it changes. `last_status` is what the previous pass wrote,
+    used while `body` does not show a status yet."""
     now = deps.now()
     try:
         resource = BrokerToken.model_validate(dict(body))
@@ -58,8 +66,16 @@ async def run_pass(
         return PassResult(delay=reconcile.after_invalid_spec(), wrote_status=wrote, outcome="stalled")
     desired = reconcile.from_resource(resource)
     reads_secret(desired.secret_name)
+    previous = resource.status or last_status
+    if previous is None:
+        # A new object shows it is being worked on before the first Snyk call, so that GitOps tools (kstatus) see
+        # InProgress rather than a status-less "Current" while the token is obtained.
+        first = reconcile.first_status(desired, now=now)
+        wrote = await _write_status(resource, first, deps)
+        return PassResult(delay=0.0, wrote_status=wrote, outcome="pending", status=first)
+    resource = resource.model_copy(update={"status": previous})
     observed = await gather(desired, deps)
-    had_token = bool(resource.status and resource.status.token_fingerprint)
+    had_token = bool(previous.token_fingerprint)
     ctx = StepContext(
         desired=desired, secrets=deps.secrets, workloads=deps.workloads, now=now, failpoint=deps.failpoint
     )
@@ -81,7 +97,7 @@ async def run_pass(
         "status written" if wrote else "status unchanged",
     )
     delay = reconcile.next_check_in(outcome=outcome, status=new_status, source=desired.source, now=now)
-    return PassResult(delay=delay, wrote_status=wrote, outcome=outcome.kind)
+    return PassResult(delay=delay, wrote_status=wrote, outcome=outcome.kind, status=new_status)
 
 
 async def gather(desired: Desired, deps: Dependencies) -> Observed:
@@ -178,9 +194,7 @@ async def _report_invalid(
     body: Mapping[str, Any], error: pydantic.ValidationError, deps: Dependencies, now: datetime
 ) -> bool:
     """An object the schema let through but the models refuse (an older CRD, say): report it, touch nothing else."""
-    problems = "; ".join(
-        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors(include_input=False)
-    )
+    problems = outcomes.validation_problems(error)
     metadata = body.get("metadata") or {}
     try:
         previous = BrokerTokenStatus.model_validate(body.get("status") or {})

@@ -6,6 +6,8 @@ Nothing else in the engine reads an error's type to choose a reason.
 
 from __future__ import annotations
 
+import pydantic
+
 from snyk_broker_operator.adapters import snyk as snyk_api
 from snyk_broker_operator.adapters.kube.errors import KubeError
 from snyk_broker_operator.models.enums import ConditionReason
@@ -83,13 +85,28 @@ def _from_snyk_error(error: snyk_api.SnykError) -> Outcome:
     return Outcome(failure=Failure(ConditionReason.SNYK_UNAVAILABLE, message))
 
 
-def connection_check_result(error: Exception) -> tuple[ConditionReason, str] | None:
-    """Why a connection's credential check failed, for its Ready condition; None when `error` is not expected."""
+def connection_check_outcome(error: Exception) -> Outcome | None:
+    """How a connection's credential check ended when it raised `error`; None when `error` is not expected.
+
+    A refused key, or a key Secret that is missing or empty, needs a human (Stalled, so GitOps tools fail fast);
+    Snyk or the API server being unreachable is retried.
+    """
     match error:
         case ConnectionUnusable():
-            return error.reason, error.message
+            return Outcome(stall=Stall(error.reason, error.message))
         case snyk_api.AuthenticationError():
-            return ConditionReason.AUTHENTICATION_FAILED, str(error)
+            return Outcome(stall=Stall(ConditionReason.AUTHENTICATION_FAILED, str(error)))
+        case snyk_api.RateLimitedError():
+            return Outcome(failure=Failure(ConditionReason.RATE_LIMITED, str(error), retry_after=error.retry_after))
         case snyk_api.SnykError():
-            return ConditionReason.SNYK_UNAVAILABLE, str(error)
+            return Outcome(failure=Failure(ConditionReason.SNYK_UNAVAILABLE, str(error)))
+        case KubeError():
+            return Outcome(failure=Failure(ConditionReason.KUBERNETES_ERROR, f"a Kubernetes API call failed: {error}"))
     return None
+
+
+def validation_problems(error: pydantic.ValidationError) -> str:
+    """What the models refused in an object, field by field, without echoing any value."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors(include_input=False)
+    )

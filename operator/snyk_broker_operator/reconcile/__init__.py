@@ -9,7 +9,7 @@ and secrets out. The engine calls the entry points below and nothing deeper:
 `manifests` builds the objects the engine writes and parses the Secrets it reads; `actions` are the steps.
 """
 
-from snyk_broker_operator.reconcile import actions, custody, manifests
+from snyk_broker_operator.reconcile import actions, connection, custody, manifests
 from snyk_broker_operator.reconcile.actions import Decision, Stall
 from snyk_broker_operator.reconcile.consumers import Workload, bridges_of, referenced_secrets, select_consumers
 from snyk_broker_operator.reconcile.desired import (
@@ -26,7 +26,7 @@ from snyk_broker_operator.reconcile.outcome import Failure, Outcome
 from snyk_broker_operator.reconcile.plan import decide
 from snyk_broker_operator.reconcile.rotation import RotationRecord
 from snyk_broker_operator.reconcile.schedule import after_invalid_spec, next_check_in
-from snyk_broker_operator.reconcile.status import compute_status, invalid
+from snyk_broker_operator.reconcile.status import compute_status, first_status, invalid
 
 __all__ = [
     "Custody",
@@ -48,9 +48,11 @@ __all__ = [
     "bridge_name",
     "bridges_of",
     "compute_status",
+    "connection",
     "custody",
     "custody_secret_name",
     "decide",
+    "first_status",
     "for_pass",
     "for_step",
     "from_resource",

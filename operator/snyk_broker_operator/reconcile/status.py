@@ -21,7 +21,7 @@ from snyk_broker_operator.models.common import FINGERPRINT_PATTERN
 from snyk_broker_operator.models.enums import ConditionReason, ConditionType, ConsumerKind, ConsumerState, ShareState
 from snyk_broker_operator.reconcile import conditions, consumers, rotation
 from snyk_broker_operator.reconcile.desired import Desired
-from snyk_broker_operator.reconcile.observed import Custody, Observed
+from snyk_broker_operator.reconcile.observed import Custody, Observed, SecretState
 from snyk_broker_operator.reconcile.outcome import Outcome
 from snyk_broker_operator.reconcile.rotation import RotationRecord
 
@@ -66,6 +66,12 @@ def compute_status(
         failed_attempts=failed_attempts or None,
         last_failure_time=last_failure_time if failed_attempts else None,
     )
+
+
+def first_status(desired: Desired, *, now: datetime) -> BrokerTokenStatus:
+    """The status of an object seen for the first time: being worked on (Reconciling), nothing obtained yet."""
+    nothing = Observed(custody=None, consumer=SecretState.absent(), source=None)
+    return compute_status(desired=desired, observed=nothing, outcome=Outcome(pending=True), previous=None, now=now)
 
 
 _FINGERPRINT = re.compile(FINGERPRINT_PATTERN)
