@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 from collections.abc import Sequence
+from typing import Any
 
 import kopf
 
@@ -45,6 +47,11 @@ def operator_namespace_default() -> str:
             return file.read().strip()
     except OSError:
         return os.environ.get("POD_NAMESPACE", DEFAULT_OPERATOR_NAMESPACE)
+
+
+def _identity() -> Any:
+    # Kopf types this as its own NewType of str, which it does not export.
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}/{os.getpid()}"
 
 
 def build_dependencies(api: connect.ApiClient, *, operator_namespace: str) -> Dependencies:
@@ -86,6 +93,9 @@ async def run(options: RunOptions) -> None:
             clusterwide=options.all_namespaces,
             namespaces=list(options.namespaces),
             liveness_endpoint=options.liveness_endpoint,
+            # Kopf would otherwise name itself after the OS user, and the image's uid (65532) has no passwd entry:
+            # getpass.getuser() raises there. The pod's name (the hostname in a pod) identifies a replica better.
+            identity=_identity(),
         )
     finally:
         await deps.connections.aclose()

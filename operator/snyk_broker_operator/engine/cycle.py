@@ -21,7 +21,8 @@ from snyk_broker_operator.engine import executor, outcomes
 from snyk_broker_operator.engine.context import SnykClientFactory, StepContext
 from snyk_broker_operator.engine.dependencies import Dependencies
 from snyk_broker_operator.models import BROKER_TOKEN_PLURAL, BrokerToken, BrokerTokenStatus
-from snyk_broker_operator.reconcile import Desired, Notice, Observed, Outcome
+from snyk_broker_operator.models.enums import ConditionReason
+from snyk_broker_operator.reconcile import Desired, Failure, Notice, Observed, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,15 @@ async def run_pass(
         wrote = await _write_status(resource, first, deps)
         return PassResult(delay=0.0, wrote_status=wrote, outcome="pending", status=first)
     resource = resource.model_copy(update={"status": previous})
-    observed = await gather(desired, deps)
+    try:
+        observed = await gather(desired, deps)
+    except KubeError as error:
+        # Nothing can be decided without the observations, and the status must not be recomputed without them
+        # either: say so in the log and look again after the usual backoff.
+        logger.warning("BrokerToken %s/%s: could not read its objects: %s", desired.namespace, desired.name, error)
+        failed = Outcome(failure=Failure(ConditionReason.KUBERNETES_ERROR, str(error)))
+        delay = reconcile.next_check_in(outcome=failed, status=previous, source=desired.source, now=now)
+        return PassResult(delay=delay, wrote_status=False, outcome=failed.kind, status=previous)
     had_token = bool(previous.token_fingerprint)
     ctx = StepContext(
         desired=desired, secrets=deps.secrets, workloads=deps.workloads, now=now, failpoint=deps.failpoint
@@ -176,6 +185,10 @@ async def _write_status(resource: BrokerToken, new_status: BrokerTokenStatus, de
         )
     except NotFound:
         return False  # deleted meanwhile: nothing to report on
+    except KubeError as error:
+        # The next pass computes the same status again and retries the write; everything else already landed.
+        logger.warning("BrokerToken %s/%s: could not write its status: %s", meta.namespace, meta.name, error)
+        return False
     return True
 
 

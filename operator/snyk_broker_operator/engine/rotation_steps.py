@@ -139,11 +139,11 @@ async def promote(observed: Observed, ctx: StepContext) -> Observed:
 
 async def finish(observed: Observed, ctx: StepContext) -> Observed:
     namespace = ctx.desired.namespace
+    # The bridges this rotation made (one per consumer) and any other found carrying its label, each once.
+    bridges = {bridge_name(consumer.name) for consumer in observed.consumers} | {b.name for b in observed.bridges}
     try:
-        for consumer in observed.consumers:
-            await ctx.workloads.delete_deployment(namespace, bridge_name(consumer.name))
-        for bridge in observed.bridges:
-            await ctx.workloads.delete_deployment(namespace, bridge.name)
+        for name in sorted(bridges):
+            await ctx.workloads.delete_deployment(namespace, name)
         await ctx.secrets.delete(namespace, rotation_secret_name(ctx.desired.name))
     except KubeError as error:
         raise kube_failure(error, "cleaning up after the rotation") from None

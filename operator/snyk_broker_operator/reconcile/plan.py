@@ -10,12 +10,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from pydantic import SecretStr
+
 from snyk_broker_operator.models import BROKER_TOKEN_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, fingerprint_of
 from snyk_broker_operator.models.enums import ConditionReason, RotationPhase, RotationTrigger
 from snyk_broker_operator.reconcile import actions, rotation
-from snyk_broker_operator.reconcile.desired import Desired, SourceKind
+from snyk_broker_operator.reconcile.desired import Desired, SourceKind, rotation_secret_name
 from snyk_broker_operator.reconcile.manifests import consumer_secret_repairs, same_secret
-from snyk_broker_operator.reconcile.observed import Observed, SecretState
+from snyk_broker_operator.reconcile.observed import Custody, Observed, SecretState
 
 
 def origin_of(desired: Desired) -> str:
@@ -43,18 +45,23 @@ def decide(desired: Desired, observed: Observed, *, now: datetime) -> actions.De
         stall = check(desired, observed)
         if stall is not None:
             return actions.Decision(stall=stall)
-    step = _obtain_token(desired, observed) or _share(desired, observed) or _project(desired, observed)
+    obtain = _obtain_token(desired, observed)
+    if obtain is not None:
+        return actions.Decision(actions=(obtain,))
+    # From here on custody holds the token this BrokerToken asks for (that is what "nothing to obtain" means).
+    custody = observed.custody
+    assert custody is not None and custody.token is not None
+    step = _share(desired, observed, custody) or _project(desired, observed, custody.token)
     if step is not None:
         return actions.Decision(actions=(step,))
-    rotating = _rotate(desired, observed, now=now)
-    return rotating if rotating is not None else _roll(observed, now=now)
+    rotating = _rotate(desired, observed, custody, custody.token, now=now)
+    return rotating if rotating is not None else _roll(observed, custody, custody.token, now=now)
 
 
-def _rotate(desired: Desired, observed: Observed, *, now: datetime) -> actions.Decision | None:
+def _rotate(
+    desired: Desired, observed: Observed, custody: Custody, token: SecretStr, *, now: datetime
+) -> actions.Decision | None:
     """The next rotation step, when one is due or in progress; None when rotation has nothing to say."""
-    custody = observed.custody
-    if custody is None or custody.token is None:
-        return None
     record = observed.rotation
     if record is None:
         trigger = rotation.due(
@@ -77,27 +84,34 @@ def _rotate(desired: Desired, observed: Observed, *, now: datetime) -> actions.D
         request = desired.rotation.requested if trigger == RotationTrigger.ANNOTATION else None
         begin = actions.BeginRotation(strategy=desired.rotation.strategy, trigger=trigger, request=request)
         return actions.Decision(actions=(begin,))
+    if custody.integration_id is None:
+        # The token in custody came from a given Secret (spec.source changed while a rotation ran): the rotation
+        # cannot go on, and its provisional token must not be dropped either.
+        return actions.Decision(
+            stall=actions.Stall(
+                ConditionReason.ROTATION_NEEDS_PROVISION,
+                "a rotation is in progress, but spec.source no longer provisions the token: set "
+                "spec.source.provision again to let it finish, or delete Secret "
+                f"{rotation_secret_name(desired.name)!r} to abandon it (its provisional token is then never used)",
+            )
+        )
     if record.phase == RotationPhase.ROLLING_OUT:
-        rolling = _roll(observed, now=now)
+        rolling = _roll(observed, custody, token, now=now)
         if not rolling.converged:
             return rolling
-    assert custody.integration_id is not None
     return rotation.step(
         record=record,
         org_id=desired.org_id,
         integration_id=custody.integration_id,
-        current_token=custody.token,
+        current_token=token,
         consumers=observed.consumers,
         bridges=observed.bridges,
     )
 
 
-def _roll(observed: Observed, *, now: datetime) -> actions.Decision:
+def _roll(observed: Observed, custody: Custody, token: SecretStr, *, now: datetime) -> actions.Decision:
     """Roll every consumer not yet on the current token, once the token has been stable for ROLL_SETTLE."""
-    custody = observed.custody
-    if custody is None or custody.token is None:
-        return actions.Decision()
-    current = fingerprint_of(custody.token)
+    current = fingerprint_of(token)
     behind = [w for w in observed.consumers if w.fingerprint != current]
     if not behind:
         return actions.Decision()
@@ -221,9 +235,8 @@ def _obtain_token(desired: Desired, observed: Observed) -> actions.Action | None
     )
 
 
-def _share(desired: Desired, observed: Observed) -> actions.Action | None:
-    custody = observed.custody
-    if custody is None or custody.integration_id is None or custody.integration_type is None:
+def _share(desired: Desired, observed: Observed, custody: Custody) -> actions.Action | None:
+    if custody.integration_id is None or custody.integration_type is None:
         return None
     for org_id in desired.share_with:
         if org_id in custody.clones or org_id in custody.conflicts:
@@ -242,12 +255,9 @@ def _share(desired: Desired, observed: Observed) -> actions.Action | None:
     return None
 
 
-def _project(desired: Desired, observed: Observed) -> actions.Action | None:
-    custody = observed.custody
-    if custody is None or custody.token is None:
-        return None
+def _project(desired: Desired, observed: Observed, token: SecretStr) -> actions.Action | None:
     consumer = observed.consumer
     if not consumer.exists:
         return actions.WriteConsumerSecret(create=True, repairs=())
-    repairs = consumer_secret_repairs(desired, custody.token, consumer)
+    repairs = consumer_secret_repairs(desired, token, consumer)
     return actions.WriteConsumerSecret(create=False, repairs=repairs) if repairs else None

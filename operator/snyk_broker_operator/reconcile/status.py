@@ -40,7 +40,6 @@ def compute_status(
     failed = outcome.failure is not None or (outcome.stall is not None and outcome.wait_seconds is None)
     previous_failures = (previous.failed_attempts or 0) if previous else 0
     failed_attempts = previous_failures + 1 if failed else 0
-    last_failure_time = now if failed else (previous.last_failure_time if previous else None)
     return BrokerTokenStatus(
         observed_generation=desired.generation,
         conditions=conditions.merge(
@@ -64,7 +63,8 @@ def compute_status(
         if custody
         else None,
         failed_attempts=failed_attempts or None,
-        last_failure_time=last_failure_time if failed_attempts else None,
+        # Kept while failures go on; gone once a pass succeeds (failedAttempts goes back to none with it).
+        last_failure_time=now if failed else None,
     )
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import SecretStr
 
+from snyk_broker_operator.models import BROKER_TOKEN_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from snyk_broker_operator.models.enums import ConditionReason, DeletionPolicy, RotationStrategy, RotationTrigger
 from snyk_broker_operator.reconcile import actions
-from snyk_broker_operator.models import BROKER_TOKEN_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from snyk_broker_operator.reconcile.desired import Desired, SecretKeyRef, SourceKind
 from snyk_broker_operator.reconcile.manifests import desired_secret_annotations, desired_secret_labels
 from snyk_broker_operator.reconcile.observed import Custody, Integration, Observed, SecretState
@@ -298,3 +298,19 @@ def test_a_given_token_cannot_be_rotated_through_snyk() -> None:
     observed = Observed(custody=custody_for(want), consumer=consumer_for(want), source=source)
     decision = decide(want, observed, now=NOW)
     assert decision.stall is not None and decision.stall.reason == ConditionReason.ROTATION_NEEDS_PROVISION
+
+
+def test_an_integration_id_the_org_does_not_have_stalls_naming_it() -> None:
+    want = desired(integration_id=INTEGRATION, integration_type=None)
+    observed = Observed(custody=None, consumer=SecretState.absent(), source=None, integration_missing=True)
+    decision = decide(want, observed, now=NOW)
+    assert decision.stall is not None and decision.stall.reason == ConditionReason.INTEGRATION_NOT_FOUND
+    assert decision.stall.message == f"spec.integration.id {INTEGRATION} is not an integration of org {ORG}"
+    assert not decision.actions
+
+
+def test_a_converged_given_token_tied_to_no_integration_decides_nothing() -> None:
+    want = existing()
+    held = custody_for(want, integration_id=None, integration_type=None)
+    source = SecretState(exists=True, token=TOKEN)
+    assert decide(want, Observed(custody=held, consumer=consumer_for(want), source=source), now=NOW).converged

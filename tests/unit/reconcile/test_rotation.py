@@ -1,54 +1,23 @@
-"""Rotation's schedule and state machine, and consumer discovery and state, as pure decisions."""
+"""Rotation as pure decisions: when one falls due (schedule, jitter, annotation), and the next step of one running."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from snyk_broker_operator.models import fingerprint_of
-from snyk_broker_operator.models.enums import ConsumerState, RotationPhase, RotationStrategy, RotationTrigger
-from snyk_broker_operator.reconcile import actions, consumers, rotation
+from snyk_broker_operator.models.enums import ConditionReason, RotationPhase, RotationStrategy, RotationTrigger
+from snyk_broker_operator.reconcile import actions, rotation
 from snyk_broker_operator.reconcile.consumers import Workload
 from snyk_broker_operator.reconcile.rotation import RotationIntent, RotationRecord
+from support.reconcile_builders import NEW_TOKEN, NOW, TOKEN, record, workload
 
-NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
-OLD = SecretStr("5a3f9c2e-8b1d-4e6f-9a7c-2d5e8f1b3c4a")
-NEW = SecretStr("6b4a0d3f-9c2e-4f70-8b8d-3e6f9a2c4d5b")
-
-
-def workload(name: str = "broker", fingerprint: str | None = None, **changes: Any) -> Workload:
-    base = Workload(
-        kind="Deployment",
-        name=name,
-        generation=2,
-        observed_generation=2,
-        replicas=2,
-        updated_replicas=2,
-        available_replicas=2,
-        total_replicas=2,
-        fingerprint=fingerprint,
-        deadline_exceeded=None,
-        ha_mode=True,
-        client_urls=frozenset(),
-    )
-    return dataclasses.replace(base, **changes)
-
-
-def record(
-    phase: RotationPhase, strategy: RotationStrategy = RotationStrategy.BRIDGE, token: bool = True
-) -> RotationRecord:
-    return RotationRecord(
-        phase=phase,
-        strategy=strategy,
-        trigger=RotationTrigger.ANNOTATION,
-        started_at=datetime(2026, 11, 29, 11, 59, tzinfo=UTC),
-        request="now",
-        token=NEW if token else None,
-    )
+OLD = TOKEN
+NEW = NEW_TOKEN
 
 
 def step(
@@ -61,6 +30,13 @@ def step(
     return rotation.step(
         record=rec, org_id="org", integration_id="int", current_token=current, consumers=using, bridges=bridges
     )
+
+
+def bridge(**changes: Any) -> Workload:
+    """A one-replica bridge on the provisional token, available unless `changes` say otherwise."""
+    base = workload("broker-snykbroker-bridge", fingerprint=fingerprint_of(NEW), replicas=1, available_replicas=1,
+                    updated_replicas=1, total_replicas=1)  # fmt: skip
+    return dataclasses.replace(base, **changes)
 
 
 EVERY_DAY = RotationIntent(every=timedelta(days=1), strategy=RotationStrategy.BRIDGE, requested=None)
@@ -96,6 +72,17 @@ def test_an_annotation_value_triggers_once() -> None:
 def test_nothing_is_due_without_a_schedule_or_a_request() -> None:
     intent = RotationIntent(every=None, strategy=RotationStrategy.BRIDGE, requested=None)
     assert rotation.due(intent=intent, last_request=None, issued_at=NOW - timedelta(days=999), uid="u", now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("issued_at", "intent"),
+    [(None, EVERY_DAY), (NOW, dataclasses.replace(EVERY_DAY, every=None))],
+    ids=["a token never issued has no next rotation", "a token rotated only on request has no next rotation"],
+)
+def test_there_is_no_next_rotation_without_an_interval_and_an_issue_time(
+    issued_at: datetime | None, intent: RotationIntent
+) -> None:
+    assert rotation.next_rotation_at(issued_at=issued_at, intent=intent, uid="u") is None
 
 
 def test_a_record_without_a_token_provisions_first() -> None:
@@ -151,47 +138,65 @@ def test_at_most_four_bridges_run_on_the_provisional_token() -> None:
     assert isinstance(action, actions.EnsureBridges) and len(action.consumers) == 4
 
 
-def pod_spec(**parts: Any) -> dict[str, Any]:
-    return {"containers": [{"name": "c", **parts}]}
+ENSURE = actions.Decision(actions=(actions.EnsureBridges(consumers=("broker",)),), wait_seconds=rotation.POLL_SECONDS)
+SWITCH = actions.Decision(actions=(actions.SwitchToken(org_id="org", integration_id="int"),))
+POLL = actions.Decision(wait_seconds=rotation.POLL_SECONDS)
 
 
 @pytest.mark.parametrize(
-    "spec",
+    ("phase", "using", "bridges", "expected"),
     [
-        pod_spec(env=[{"name": "BROKER_TOKEN", "valueFrom": {"secretKeyRef": {"name": "tok", "key": "BROKER_TOKEN"}}}]),
-        pod_spec(envFrom=[{"secretRef": {"name": "tok"}}]),
-        {"containers": [{"name": "c"}], "volumes": [{"name": "v", "secret": {"secretName": "tok"}}]},
-        {
-            "containers": [{"name": "c"}],
-            "volumes": [{"name": "v", "projected": {"sources": [{"secret": {"name": "tok"}}]}}],
-        },
-        {"containers": [{"name": "c"}], "initContainers": [{"name": "i", "envFrom": [{"secretRef": {"name": "tok"}}]}]},
+        (RotationPhase.PROVISIONED, (), (), SWITCH),
+        (RotationPhase.PROVISIONED, (workload(),), (), ENSURE),
+        (RotationPhase.BRIDGING, (workload(),), (), ENSURE),
+        (RotationPhase.BRIDGING, (workload(),), (bridge(available_replicas=0),), POLL),
+        (RotationPhase.BRIDGING, (workload(),), (bridge(),), SWITCH),
+        (RotationPhase.ROLLING_OUT, (workload(fingerprint=fingerprint_of(OLD)),), (), POLL),
     ],
-    ids=["env secretKeyRef", "envFrom", "secret volume", "projected volume", "init container"],
+    ids=[
+        "with no consumer there is nothing to bridge, so a provisioned rotation switches at once",
+        "a provisioned rotation with a consumer starts its bridge and waits for the pods",
+        "a bridging rotation that finds no bridge (deleted meanwhile) ensures the bridges again",
+        "a bridge that is still starting is polled, neither stalled nor switched",
+        "an available bridge lets the rotation switch",
+        "a bridge rotation rolling out waits until every consumer runs the new token",
+    ],
 )
-def test_a_pod_template_reading_the_secret_is_a_consumer(spec: dict[str, Any]) -> None:
-    assert "tok" in consumers.referenced_secrets(spec)
-    assert "other" not in consumers.referenced_secrets(spec)
+def test_the_next_step_of_a_bridge_rotation(
+    phase: RotationPhase, using: tuple[Workload, ...], bridges: tuple[Workload, ...], expected: actions.Decision
+) -> None:
+    assert step(record(phase), current=NEW, using=using, bridges=bridges) == expected
 
 
-def test_consumer_state_follows_the_rollout() -> None:
-    fp = fingerprint_of(NEW)
-    assert consumers.state_of(workload(fingerprint=None), fp)[0] == ConsumerState.PENDING
-    assert consumers.state_of(workload(fingerprint=fp, observed_generation=1), fp)[0] == ConsumerState.ROLLING_OUT
-    assert consumers.state_of(workload(fingerprint=fp, available_replicas=1), fp)[0] == ConsumerState.ROLLING_OUT
-    assert consumers.state_of(workload(fingerprint=fp, total_replicas=3), fp)[0] == ConsumerState.ROLLING_OUT
-    stuck = consumers.state_of(workload(fingerprint=fp, deadline_exceeded="timed out"), fp)
-    assert stuck == (ConsumerState.FAILED, "ProgressDeadlineExceeded", "timed out")
-    assert consumers.state_of(workload(fingerprint=fp), fp)[0] == ConsumerState.CURRENT
+def test_a_stalled_bridge_is_polled_and_names_every_failed_bridge_with_its_cause() -> None:
+    failed = (
+        bridge(name="a-snykbroker-bridge", deadline_exceeded="ReplicaSet a timed out"),
+        bridge(name="b-snykbroker-bridge", deadline_exceeded="ReplicaSet b timed out"),
+    )
+    decision = step(record(RotationPhase.BRIDGING), using=(workload("a"), workload("b")), bridges=failed)
+    assert decision.stall is not None and decision.stall.reason == ConditionReason.BRIDGE_UNAVAILABLE
+    assert "'a-snykbroker-bridge', 'b-snykbroker-bridge'" in decision.stall.message
+    assert "(ReplicaSet a timed out)" in decision.stall.message
+    assert decision.wait_seconds == rotation.POLL_SECONDS and not decision.actions
 
 
-def test_redundancy_warnings_start_at_five_ha_clients_and_at_differing_client_urls() -> None:
-    four = (workload("a", replicas=2), workload("b", replicas=2))
-    assert consumers.redundancy_warnings(four) == []
-    five = (workload("a", replicas=2), workload("b", replicas=3))
-    ((reason, message),) = consumers.redundancy_warnings(five)
-    assert reason == "HAClientLimitExceeded" and "5 broker clients" in message
-    not_ha = (workload("a", replicas=3, ha_mode=False), workload("b", replicas=3, ha_mode=False))
-    assert consumers.redundancy_warnings(not_ha) == []
-    urls = (workload("a", client_urls=frozenset({"http://a"})), workload("b", client_urls=frozenset({"http://b"})))
-    assert [reason for reason, _ in consumers.redundancy_warnings(urls)] == ["ClientURLMismatch"]
+@pytest.mark.parametrize(
+    ("bridges", "ready", "failed"),
+    [
+        ((), False, []),
+        ((bridge(),), True, []),
+        ((bridge(), bridge(name="x", fingerprint=fingerprint_of(OLD))), False, []),
+        ((bridge(deadline_exceeded="stuck"),), False, ["broker-snykbroker-bridge"]),
+    ],
+    ids=[
+        "no bridge at all is not ready",
+        "every bridge available on the provisional token is ready",
+        "a bridge still on the old token keeps the bridges from being ready",
+        "a bridge past its progress deadline is reported as failed",
+    ],
+)
+def test_bridges_are_ready_only_when_all_run_the_provisional_token(
+    bridges: tuple[Workload, ...], ready: bool, failed: list[str]
+) -> None:
+    got_ready, got_failed = rotation.bridges_ready(bridges, fingerprint_of(NEW))
+    assert (got_ready, [b.name for b in got_failed]) == (ready, failed)
