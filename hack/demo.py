@@ -145,8 +145,8 @@ def main() -> int:
     )
     say("applying the samples from deploy/samples/demo/")
     apply_samples(kubeconfig, simulator_url)
-    say("starting the operator")
-    env = {**os.environ, "KUBECONFIG": kubeconfig}
+    say("starting the operator under its own ServiceAccount (the RBAC from deploy/, a TokenRequest token)")
+    env = {**os.environ, "KUBECONFIG": operator_kubeconfig(kubeconfig)}
     start_background(
         "operator",
         [PYTHON, "-m", "snyk_broker_operator", "run", "--namespace", NAMESPACE, "--operator-namespace", NAMESPACE],
@@ -158,6 +158,33 @@ def main() -> int:
     summary(kubeconfig, simulator_url)
     rotate(kubeconfig)
     return 0
+
+
+def operator_kubeconfig(kubeconfig: str) -> str:
+    """Apply the install's ServiceAccount and RBAC (as `kubectl apply -k deploy/` would, minus the Deployment: the
+    demo runs the operator as a process) and write a kubeconfig with a token for that ServiceAccount."""
+    identity = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+    rendered = yaml.safe_load_all(kubectl(kubeconfig, "kustomize", str(REPO / "deploy")))
+    docs = [doc for doc in rendered if doc and doc.get("kind") in identity]
+    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    token = kubectl(
+        kubeconfig, "create", "token", "snyk-broker-operator", "-n", "snyk-broker-operator", "--duration=24h"
+    ).strip()
+    admin = yaml.safe_load(Path(kubeconfig).read_text())
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": admin["clusters"],
+        "users": [{"name": "snyk-broker-operator", "user": {"token": token}}],
+        "contexts": [
+            {"name": "operator", "context": {"cluster": admin["clusters"][0]["name"], "user": "snyk-broker-operator"}}
+        ],
+        "current-context": "operator",
+    }
+    path = STATE / "operator.kubeconfig"
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    path.chmod(0o600)
+    return str(path)
 
 
 def rotate(kubeconfig: str) -> None:

@@ -1,7 +1,9 @@
 """Integration fixtures: the CRDs on the real local cluster, a Snyk simulator per test, and the operator process.
 
 Nothing is faked: the operator runs as `snyk-broker-operator run` against the API server and talks real HTTP to
-the simulator on 127.0.0.1. Every operator log is kept for the end-of-session secret-leak scan.
+the simulator on 127.0.0.1. It runs as its users run it: from the built wheel in a clean virtualenv, as the
+image's unprivileged uid (support.installed), with a token of the ServiceAccount that deploy/ creates
+(support.identity). Every operator log is kept for the end-of-session secret-leak scan.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import pytest
 from kubernetes import client
 
 from snyk_broker_operator.simulator import SimulatorThread
+from support import identity, installed
 from support import snyk as world
 from support.cluster import REPO, Cluster
 from support.env import GROUP, VERSION, Env, assert_no_secret_leaked, release_objects
+from support.installed import Installed
 from support.operator import OperatorProcess
 
 
@@ -30,6 +34,56 @@ def crds_installed(kube_cluster: Cluster) -> None:
         "-l",
         "app.kubernetes.io/part-of=snyk-broker-operator",
     )
+
+
+INTEGRATION = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A test that judges the whole tier (the RBAC audit) runs after every other one.
+    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
+
+
+def _runs_the_whole_tier(config: pytest.Config) -> bool:
+    """Whether this session runs every integration test (no selection, no ignored file, no single node)."""
+    if config.option.keyword or config.option.markexpr or config.option.deselect:
+        return False
+    if any(Path(path).resolve().is_relative_to(INTEGRATION) for path in config.option.ignore or ()):
+        return False
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).resolve()
+        if "::" in arg or not (path == INTEGRATION or path in INTEGRATION.parents):
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def whole_tier(request: pytest.FixtureRequest) -> bool:
+    return _runs_the_whole_tier(request.config)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_offset(kube_cluster: Cluster) -> int:
+    """Where this session's requests start in the audit log (a reused cluster keeps earlier sessions' lines)."""
+    log = kube_cluster.audit_log
+    return log.stat().st_size if log is not None and log.exists() else 0
+
+
+@pytest.fixture(scope="session")
+def operator_install() -> Iterator[Installed]:
+    """The wheel, built once per session and installed read-only into a virtualenv of its own."""
+    built = installed.install()
+    try:
+        yield built
+    finally:
+        installed.remove(built)
+
+
+@pytest.fixture(scope="session")
+def operator_kubeconfig(kube_cluster: Cluster, operator_install: Installed) -> Path:
+    """The install's ServiceAccount and RBAC applied, and a kubeconfig with a TokenRequest token for it."""
+    identity.install_identity(kube_cluster)
+    return identity.write_kubeconfig(kube_cluster, operator_install.root / "operator.kubeconfig")
 
 
 @pytest.fixture
@@ -50,10 +104,19 @@ def env(
     crds_installed: None,
     snyk: tuple[SimulatorThread, world.SimulatorAdmin],
     tmp_path: Path,
+    operator_install: Installed,
+    operator_kubeconfig: Path,
 ) -> Iterator[Env]:
     simulator, admin = snyk
     log_path = tmp_path / "operator.log"
-    operator = OperatorProcess(kube_cluster, namespaces=[namespace], operator_namespace=namespace, log_path=log_path)
+    operator = OperatorProcess(
+        kube_cluster,
+        namespaces=[namespace],
+        operator_namespace=namespace,
+        log_path=log_path,
+        kubeconfig=operator_kubeconfig,
+        installed=operator_install,
+    )
     environment = Env(namespace, kube_api, kube_cluster, simulator, admin, operator)
     environment.create_secret("snyk-api-token", {"apiToken": world.GROUP_KEY})
     environment.create(

@@ -24,6 +24,14 @@ class Cluster:
     started_here: bool
     local: bool
 
+    @property
+    def audit_log(self) -> Path | None:
+        """The local control plane's audit log of ServiceAccount requests (hack/local-cluster); None elsewhere."""
+        if not self.local:
+            return None
+        state = Path(os.environ.get("LOCAL_CLUSTER_DIR", REPO / ".local-cluster"))
+        return state / "logs" / "audit.log"
+
     def run_kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
         result = subprocess.run(
             [str(self.kubectl), f"--kubeconfig={self.kubeconfig}", *args],

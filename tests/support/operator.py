@@ -1,5 +1,9 @@
 """The operator under test, as a real process: `snyk-broker-operator run`, which tests can restart or SIGKILL.
 
+It runs as its image would: the installed wheel, as an unprivileged uid (support.installed), with the credentials
+of the ServiceAccount the install creates (support.identity), never the admin's. Without an `installed` wheel (a
+unit of the test support itself) it runs from the source tree.
+
 Its log (DEBUG) goes to a file so that tests can assert what it did and did not write there (no token, no key).
 It serves its Prometheus metrics on a free loopback port, which is how tests count its reconcile passes: the
 operator publishes that on purpose, unlike the wording of a log line.
@@ -17,13 +21,27 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from support.cluster import Cluster
+from support.installed import Installed
 
 
 class OperatorProcess:
-    def __init__(self, cluster: Cluster, *, namespaces: Sequence[str], operator_namespace: str, log_path: Path) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        namespaces: Sequence[str],
+        operator_namespace: str,
+        log_path: Path,
+        kubeconfig: Path | None = None,
+        installed: Installed | None = None,
+    ) -> None:
         self._cluster = cluster
+        # The operator's own credentials (a ServiceAccount token); the admin kubeconfig only when none is given.
+        self._kubeconfig = kubeconfig or cluster.kubeconfig
+        self._installed = installed
         self._namespaces = tuple(namespaces)
         self._operator_namespace = operator_namespace
         self.log_path = log_path
@@ -36,17 +54,35 @@ class OperatorProcess:
     def start(self, *, env: Mapping[str, str] | None = None) -> None:
         """Start the operator; `env` adds variables for this run only (e.g. SBO_FAILPOINTS for crash tests)."""
         assert self._process is None, "already running"
-        args = [sys.executable, "-m", "snyk_broker_operator", "run", "--verbose"]
+        if self._installed is not None:
+            args = [str(self._installed.command), "run", "--verbose"]
+        else:
+            args = [sys.executable, "-m", "snyk_broker_operator", "run", "--verbose"]
         for namespace in self._namespaces:
             args += ["--namespace", namespace]
         args += ["--operator-namespace", self._operator_namespace]
         args += ["--metrics-address", f"127.0.0.1:{self.metrics_port}"]
-        environment = {**os.environ, "KUBECONFIG": str(self._cluster.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        environment = {**os.environ, "KUBECONFIG": str(self._kubeconfig), "PYTHONUNBUFFERED": "1"}
         environment.update(env or {})
         log = self.log_path.open("ab")
-        self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=environment)
-        log.close()
+        try:
+            self._spawn(args, environment, log)
+        finally:
+            log.close()
         self.starts += 1
+
+    def _spawn(self, args: list[str], environment: dict[str, str], log: IO[bytes]) -> None:
+        if self._installed is not None:
+            self._process = subprocess.Popen(
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self._installed.environment(environment),
+                cwd="/",
+                **self._installed.user(),
+            )
+        else:
+            self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=environment)
 
     @property
     def running(self) -> bool:

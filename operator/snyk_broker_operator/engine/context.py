@@ -10,8 +10,7 @@ from typing import Any
 from snyk_broker_operator.adapters.kube.errors import Conflict, KubeError
 from snyk_broker_operator.engine.outcomes import kube_failure
 from snyk_broker_operator.engine.ports import Failpoint, SecretStore, SnykApi, Workloads
-from snyk_broker_operator.reconcile import Desired, manifests
-from snyk_broker_operator.reconcile.observed import Custody
+from snyk_broker_operator.reconcile import Custody, Desired, manifests
 
 
 def no_failpoint(name: str) -> None:

@@ -1,0 +1,66 @@
+"""The operator's own identity in the cluster tiers: the ServiceAccount and RBAC that `deploy/` installs, and a
+kubeconfig holding a token for that ServiceAccount from the TokenRequest API. Never the admin's credentials.
+
+The API server's audit log (hack/local-cluster writes one, at Metadata level, for this ServiceAccount only) then
+shows every request the operator made under it, which is how tests/integration/test_rbac.py proves the role is no
+wider than what the operator uses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from support.cluster import REPO, Cluster
+
+OPERATOR_NAMESPACE = "snyk-broker-operator"
+SERVICE_ACCOUNT = "snyk-broker-operator"
+USERNAME = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{SERVICE_ACCOUNT}"
+# What the install creates besides the CRDs (already applied) and the operator's Deployment (the tests run the
+# operator as a process instead).
+IDENTITY_KINDS = frozenset({"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"})
+
+
+def install_manifests(cluster: Cluster) -> list[dict[str, Any]]:
+    """The objects of `kubectl kustomize deploy/` that make up the operator's identity."""
+    rendered = cluster.run_kubectl("kustomize", str(REPO / "deploy"))
+    return [doc for doc in yaml.safe_load_all(rendered) if doc and doc.get("kind") in IDENTITY_KINDS]
+
+
+def install_identity(cluster: Cluster) -> None:
+    """Apply the install's ServiceAccount and RBAC, as `kubectl apply -k deploy/` would."""
+    documents = "\n---\n".join(yaml.safe_dump(doc) for doc in install_manifests(cluster))
+    cluster.run_kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=documents)
+
+
+def cluster_role_rules(cluster: Cluster) -> list[dict[str, Any]]:
+    """The rules the install's ClusterRole for the operator grants."""
+    for doc in install_manifests(cluster):
+        if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == SERVICE_ACCOUNT:
+            return list(doc["rules"])
+    raise AssertionError("deploy/ has no ClusterRole named snyk-broker-operator")
+
+
+def write_kubeconfig(cluster: Cluster, path: Path, *, hours: int = 6) -> Path:
+    """A kubeconfig for the operator's ServiceAccount (a TokenRequest token), world-readable so that the operator
+    can run as an unprivileged user; it holds no admin credential."""
+    token = cluster.run_kubectl(
+        "create", "token", SERVICE_ACCOUNT, "-n", OPERATOR_NAMESPACE, f"--duration={hours}h"
+    ).strip()
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": admin["clusters"],
+        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
+        "contexts": [
+            {"name": "operator", "context": {"cluster": admin["clusters"][0]["name"], "user": SERVICE_ACCOUNT}}
+        ],
+        "current-context": "operator",
+    }
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    path.chmod(0o644)
+    return path
