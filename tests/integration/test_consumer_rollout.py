@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 
@@ -249,3 +249,20 @@ def test_a_selector_replaces_discovery_by_reference(env: Env) -> None:
     wait_for(lambda: all_current(env, "broker", fingerprint_of(token), {"by-label"}), timeout=60, what="the pick")
     untouched = apps(env).read_namespaced_deployment("by-reference", env.namespace)
     assert ANNOTATION not in template_annotations(untouched)
+
+
+def test_a_stateful_set_consumer_rolls_onto_a_new_token_like_a_deployment(env: Env) -> None:
+    token = given_token(env)
+    body = broker_client("sts", replicas=2)
+    body["kind"] = "StatefulSet"
+    body["spec"]["serviceName"] = "sts"
+    apps(env).create_namespaced_stateful_set(env.namespace, cast(Any, body))
+    given_broker_token(env)
+    wait_for(lambda: all_current(env, "broker", fingerprint_of(token), {"sts"}), timeout=60, what="first rollout")
+    assert consumers_of(env, "broker")["sts"]["kind"] == "StatefulSet"
+
+    new = change_token(env)
+
+    wait_for(lambda: all_current(env, "broker", fingerprint_of(new), {"sts"}), timeout=90, what="the token rollout")
+    workload = apps(env).read_namespaced_stateful_set("sts", env.namespace)
+    assert template_annotations(workload)[ANNOTATION] == fingerprint_of(new)

@@ -29,12 +29,15 @@ def granted(rules: list[dict[str, Any]]) -> set[Grant]:
 
 
 def audited(log: Path, *, offset: int, username: str) -> Iterator[tuple[Grant, str]]:
-    """(what was asked, the authorizer's decision) for every request `username` made after `offset` bytes."""
+    """(what was asked, the authorizer's decision) for every request the operator made as `username` after `offset`
+    bytes; kubectl's requests under the same token (the refusal test's) are not the operator's."""
     with log.open("rb") as file:
         file.seek(offset)
         for line in file:
             event = json.loads(line)
             if event.get("user", {}).get("username") != username or "objectRef" not in event:
+                continue
+            if str(event.get("userAgent", "")).startswith("kubectl/"):
                 continue
             ref = event["objectRef"]
             resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")

@@ -30,7 +30,7 @@ def create_deployment(env: Env, body: dict[str, Any], namespace: str | None = No
     return apps(env).create_namespaced_deployment(namespace or env.namespace, cast(Any, body))
 
 
-def template_annotations(workload: client.V1Deployment | client.V1ReplicaSet) -> dict[str, str]:
+def template_annotations(workload: client.V1Deployment | client.V1ReplicaSet | client.V1StatefulSet) -> dict[str, str]:
     """The pod template's annotations of a Deployment or ReplicaSet read back from the API ({} when it has none)."""
     return workload.spec.template.metadata.annotations or {}
 

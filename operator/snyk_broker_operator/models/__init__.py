@@ -33,6 +33,7 @@ from snyk_broker_operator.models.brokertoken import (
 from snyk_broker_operator.models.brokertoken_status import (
     BrokerTokenStatus,
     ConsumerStatus,
+    RedundancyWarning,
     RotationStatus,
     SharedWithStatus,
 )
@@ -177,6 +178,7 @@ __all__ = [
     "ObjectMeta",
     "ObservedModel",
     "ProvisionSource",
+    "RedundancyWarning",
     "Region",
     "RequestBudget",
     "RotationAnnotation",

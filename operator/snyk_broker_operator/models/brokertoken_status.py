@@ -13,6 +13,7 @@ from pydantic import Field, StringConstraints
 from snyk_broker_operator.models.base import ObservedModel
 from snyk_broker_operator.models.common import Condition, Fingerprint, Timestamp, Uuid
 from snyk_broker_operator.models.enums import (
+    ConditionReason,
     ConditionType,
     ConsumerKind,
     ConsumerReason,
@@ -26,6 +27,7 @@ from snyk_broker_operator.models.enums import (
 __all__ = [
     "BrokerTokenStatus",
     "ConsumerStatus",
+    "RedundancyWarning",
     "RotationStatus",
     "SharedWithStatus",
 ]
@@ -36,6 +38,14 @@ MAX_SHARED_WITH = 50
 CONSUMERS_READY_PATTERN = r"^[0-9]+/[0-9]+$"
 
 ConsumersReady = Annotated[str, StringConstraints(pattern=CONSUMERS_READY_PATTERN)]
+
+
+class RedundancyWarning(ObservedModel):
+    """A setup of the token's consumers that Snyk does not serve as it is (too many HA clients, client URLs that
+    differ). Kept while it lasts, whatever else the status says, so it is reported once when it appears."""
+
+    reason: ConditionReason = Field(description="HAClientLimitExceeded or ClientURLMismatch.")
+    message: str = Field(max_length=4096, description="What is wrong, and what to change.")
 
 
 class SharedWithStatus(ObservedModel):
@@ -122,6 +132,12 @@ class BrokerTokenStatus(ObservedModel):
         max_length=MAX_CONSUMERS,
         description="The workloads that consume the token, and their rollout state.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["kind", "name"]},
+    )
+    warnings: tuple[RedundancyWarning, ...] | None = Field(
+        default=None,
+        max_length=4,
+        description="Setups of the consumers that Snyk does not serve as they are; absent when there is none.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["reason"]},
     )
     consumers_ready: ConsumersReady | None = Field(
         default=None, description="Consumers on the current token and available, out of all, e.g. 2/2."

@@ -24,9 +24,6 @@ from snyk_broker_operator.reconcile.desired import Desired
 from snyk_broker_operator.reconcile.observed import Custody, Observed
 from snyk_broker_operator.reconcile.outcome import Outcome
 
-# Ready reasons that are warnings: the token works, but Snyk will not serve the setup as it is.
-WARNING_REASONS = frozenset({ConditionReason.HA_CLIENT_LIMIT_EXCEEDED, ConditionReason.CLIENT_URL_MISMATCH})
-
 
 @dataclasses.dataclass(frozen=True)
 class Notice:
@@ -107,7 +104,7 @@ def for_pass(
     previous: BrokerTokenStatus | None, new: BrokerTokenStatus, outcome: Outcome, *, rotating: bool
 ) -> list[Notice]:
     """The events of a pass as a whole: consumer rollouts that finished or failed, a redundancy warning that
-    appeared, and a stall that is new (with RotationFailed when it stops a rotation)."""
+    appeared in status.warnings, and a stall that is new (with RotationFailed when it stops a rotation)."""
     found = _transitions(previous, new)
     stall = outcome.stall
     if stall is not None and not _already_stalled(previous, stall):
@@ -180,11 +177,14 @@ def _transitions(previous: BrokerTokenStatus | None, new: BrokerTokenStatus) -> 
                     warning=True,
                 )
             )
-    ready_before = previous.condition(ConditionType.READY) if previous else None
-    ready_now = new.condition(ConditionType.READY)
-    appeared = ready_now is not None and (ready_before is None or ready_before.reason != ready_now.reason)
-    if ready_now is not None and appeared and ready_now.reason in WARNING_REASONS:
-        found.append(Notice(ConditionReason(ready_now.reason), ready_now.message, warning=True))
+    # A redundancy warning is reported when it appears in status.warnings, which keeps it however the conditions
+    # move meanwhile (a rollout hides it from the Ready reason, and must not make it appear twice).
+    warned_before = {w.reason for w in (previous.warnings or ())} if previous else set()
+    found += [
+        Notice(warning.reason, warning.message, warning=True)
+        for warning in new.warnings or ()
+        if warning.reason not in warned_before
+    ]
     return found
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from snyk_broker_operator.models import (
     BrokerTokenStatus,
     ConsumerStatus,
+    RedundancyWarning,
     RotationStatus,
     SharedWithStatus,
     fingerprint_of,
@@ -54,6 +55,11 @@ def compute_status(
         issued_at=custody.issued_at if custody else None,
         shared_with=_shared_with(desired, custody),
         consumers=consumer_statuses or None,
+        warnings=tuple(
+            RedundancyWarning(reason=reason, message=message)
+            for reason, message in consumers.redundancy_warnings(observed.consumers)
+        )
+        or None,
         consumers_ready=_ready_count(consumer_statuses) if custody else None,
         rotation=_rotation(observed.rotation),
         last_rotate_request=custody.last_rotate_request if custody else None,

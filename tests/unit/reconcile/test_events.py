@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from snyk_broker_operator.models import BrokerTokenStatus, ConsumerStatus, fingerprint_of
+from snyk_broker_operator.models import BrokerTokenStatus, ConsumerStatus, RedundancyWarning, fingerprint_of
 from snyk_broker_operator.models.enums import (
     ConditionReason,
     ConsumerKind,
@@ -328,8 +328,19 @@ def consumer(
 
 
 def ready_as(reason: ConditionReason, message: str = "token is in Secret") -> BrokerTokenStatus:
+    """A Ready status with this reason; a redundancy reason is also in status.warnings, as compute_status puts it."""
     wanted = conditions.kstatus(reason, message, ready=True, reconciling=False, stalled=False)
-    return BrokerTokenStatus(conditions=conditions.merge(None, wanted, generation=1, now=NOW))
+    warned = (RedundancyWarning(reason=reason, message=message),) if reason in (HA, URLS) else None
+    return BrokerTokenStatus(conditions=conditions.merge(None, wanted, generation=1, now=NOW), warnings=warned)
+
+
+def rolling_with_warning(reason: ConditionReason) -> BrokerTokenStatus:
+    """A rollout in progress (Ready=False, RollingOut) while a redundancy warning stands."""
+    wanted = conditions.kstatus(ConditionReason.ROLLING_OUT, "rolling", ready=False, reconciling=True, stalled=False)
+    return BrokerTokenStatus(
+        conditions=conditions.merge(None, wanted, generation=1, now=NOW),
+        warnings=(RedundancyWarning(reason=reason, message="5 broker clients"),),
+    )
 
 
 def with_consumers(*entries: ConsumerStatus) -> BrokerTokenStatus:
@@ -376,6 +387,8 @@ RECONCILED = ConditionReason.RECONCILED
         (ready_as(HA), ready_as(HA, "another message"), []),
         (ready_as(HA), ready_as(URLS), [(URLS, True)]),
         (ready_as(HA), ready_as(RECONCILED), []),
+        (rolling_with_warning(HA), ready_as(HA), []),
+        (ready_as(HA), rolling_with_warning(HA), []),
         (BrokerTokenStatus(), ready_as(RECONCILED), []),
         (ready_as(RECONCILED), BrokerTokenStatus(), []),
     ],
@@ -396,6 +409,8 @@ RECONCILED = ConditionReason.RECONCILED
         "a redundancy warning that stays is not recorded again, even with another message",
         "a different redundancy warning is recorded",
         "a redundancy warning that clears records nothing",
+        "a redundancy warning that a rollout hid from the Ready reason is not recorded again",
+        "a rollout that hides a standing redundancy warning records nothing",
         "a Ready reason that is no warning records nothing",
         "a status with no Ready condition records nothing",
     ],
