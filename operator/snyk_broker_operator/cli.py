@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from snyk_broker_operator import __version__, rotate, runner, simulator
+from snyk_broker_operator import __version__, logs, rotate, runner, simulator
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +48,13 @@ def _add_run(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 0.0.0.0:9090 (default: not served)",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG (tokens are never logged)")
+    run.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default="text",
+        help="text (readable, the default) or json (one object a line, with the object's kind, namespace, name "
+        "and uid, for log stacks)",
+    )
 
 
 def _add_rotate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,10 +78,7 @@ def _run_rotate(args: argparse.Namespace) -> int:
 
 
 def _run_operator(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    logs.configure(level=logging.DEBUG if args.verbose else logging.INFO, log_format=args.log_format)
     if not args.verbose:
         # Kopf reports every watch event's handler at INFO ("Handler ... succeeded"): one line per Deployment status
         # change. The operator logs what it does itself; keep Kopf's per-object chatter for --verbose.

@@ -15,12 +15,12 @@ from typing import Any
 
 import pydantic
 
-from snyk_broker_operator import reconcile
+from snyk_broker_operator import logs, reconcile
 from snyk_broker_operator.adapters.kube.errors import KubeError, NotFound
 from snyk_broker_operator.engine import executor, outcomes
 from snyk_broker_operator.engine.context import SnykClientFactory, StepContext
 from snyk_broker_operator.engine.dependencies import Dependencies
-from snyk_broker_operator.models import BROKER_TOKEN_PLURAL, BrokerToken, BrokerTokenStatus
+from snyk_broker_operator.models import BROKER_TOKEN_KIND, BROKER_TOKEN_PLURAL, BrokerToken, BrokerTokenStatus
 from snyk_broker_operator.models.enums import ConditionReason
 from snyk_broker_operator.reconcile import Desired, Failure, Notice, Observed, Outcome
 
@@ -104,6 +104,7 @@ async def run_pass(
         desired.name,
         _describe(outcome),
         "status written" if wrote else "status unchanged",
+        extra=logs.object_ref(BROKER_TOKEN_KIND, desired.namespace, desired.name, desired.uid),
     )
     delay = reconcile.next_check_in(outcome=outcome, status=new_status, source=desired.source, now=now)
     return PassResult(delay=delay, wrote_status=wrote, outcome=outcome.kind, status=new_status)
