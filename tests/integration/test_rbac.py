@@ -42,7 +42,15 @@ def audited(log: Path, *, offset: int, username: str) -> Iterator[tuple[Grant, s
             ref = event["objectRef"]
             resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
             decision = (event.get("annotations") or {}).get("authorization.k8s.io/decision", "")
+            code = (event.get("responseStatus") or {}).get("code")
+            if code == 403:
+                # A server-side apply of an object that does not exist is authorized as a patch first and as a
+                # create only inside the handler, whose refusal carries no decision annotation.
+                decision = "forbid"
             yield (ref.get("apiGroup", ""), resource, event["verb"]), decision
+            if event["verb"] == "patch" and code == 201:
+                # ... and when it does create the object, it used the create verb too.
+                yield (ref.get("apiGroup", ""), resource, "create"), decision
 
 
 def test_what_the_role_does_not_grant_is_refused(

@@ -8,6 +8,7 @@ wider than what the operator uses.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -44,23 +45,39 @@ def cluster_role_rules(cluster: Cluster) -> list[dict[str, Any]]:
     raise AssertionError("deploy/ has no ClusterRole named snyk-broker-operator")
 
 
-def write_kubeconfig(cluster: Cluster, path: Path, *, hours: int = 6) -> Path:
-    """A kubeconfig for the operator's ServiceAccount (a TokenRequest token), world-readable so that the operator
-    can run as an unprivileged user; it holds no admin credential."""
-    token = cluster.run_kubectl(
-        "create", "token", SERVICE_ACCOUNT, "-n", OPERATOR_NAMESPACE, f"--duration={hours}h"
-    ).strip()
+def write_kubeconfig(
+    cluster: Cluster,
+    path: Path,
+    *,
+    account: str = SERVICE_ACCOUNT,
+    namespace: str = OPERATOR_NAMESPACE,
+    hours: int = 6,
+) -> Path:
+    """A kubeconfig for a ServiceAccount (by default the install's; a TokenRequest token), world-readable so that
+    the operator can run as an unprivileged user; it holds no admin credential."""
+    token = cluster.run_kubectl("create", "token", account, "-n", namespace, f"--duration={hours}h").strip()
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    clusters = [_with_ca_file(entry, path.with_name(f"{path.stem}-ca.crt")) for entry in admin["clusters"][:1]]
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": admin["clusters"],
-        "users": [{"name": SERVICE_ACCOUNT, "user": {"token": token}}],
-        "contexts": [
-            {"name": "operator", "context": {"cluster": admin["clusters"][0]["name"], "user": SERVICE_ACCOUNT}}
-        ],
+        "clusters": clusters,
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": clusters[0]["name"], "user": account}}],
         "current-context": "operator",
     }
     path.write_text(json.dumps(config, indent=2) + "\n")
     path.chmod(0o644)
     return path
+
+
+def _with_ca_file(entry: dict[str, Any], ca_path: Path) -> dict[str, Any]:
+    """The cluster entry with its CA as a file, as a pod has it (the mounted ServiceAccount `ca.crt`): inline
+    `certificate-authority-data` makes the Kubernetes client write a temporary file, which the image must not do."""
+    cluster = dict(entry["cluster"])
+    data = cluster.pop("certificate-authority-data", None)
+    if data is not None:
+        ca_path.write_bytes(base64.b64decode(data))
+        ca_path.chmod(0o644)
+        cluster["certificate-authority"] = str(ca_path)
+    return {**entry, "cluster": cluster}

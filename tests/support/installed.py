@@ -27,6 +27,8 @@ OPERATOR_GID = 65532
 # it cannot enter (pyenv in /root), so the virtualenv is made from the system's Python 3 when there is one, as the
 # image's python:3.11-slim base is a system Python.
 SYSTEM_PYTHON = Path("/usr/bin/python3")
+# A file the install touches last: what the operator writes afterwards is newer.
+INSTALLED_AT = "installed-at"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +81,7 @@ def install(workdir: Path | None = None) -> Installed:
         capture_output=True,
     )
     shutil.rmtree(wheels)
+    (root / INSTALLED_AT).touch()
     subprocess.run(["chmod", "-R", "a-w,a+rX", str(venv)], check=True)
     uid = OPERATOR_UID if switch_user and base == SYSTEM_PYTHON else None
     return Installed(root=root, command=venv / "bin" / "snyk-broker-operator", uid=uid)
@@ -94,11 +97,13 @@ WRITABLE_PLACES = ("/tmp", "/var/tmp", "/dev/shm")
 
 
 def files_written_by_operator(installed: Installed) -> list[str]:
-    """Every file or directory owned by the operator's uid where it could have written one."""
+    """Every file or directory owned by the operator's uid where it could have written one, since this install
+    (the world-writable directories outlive a test run, and another run's files are not this one's)."""
     if installed.uid is None:
         return []
+    since = installed.root / INSTALLED_AT
     found = subprocess.run(
-        ["find", *(p for p in WRITABLE_PLACES if Path(p).exists()), "-uid", str(installed.uid)],
+        ["find", *(p for p in WRITABLE_PLACES if Path(p).exists()), "-uid", str(installed.uid), "-newer", str(since)],
         capture_output=True,
         text=True,
         check=False,
