@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test check lint types contracts unit coverage control-plane cluster-up cluster-down demo demo-down bench generate clean
+.PHONY: test check lint types contracts unit coverage control-plane tools cluster-up cluster-down demo demo-down bench generate clean
 
 # Reinstall whenever pyproject.toml changes; a fresh clone has no .venv, so this always runs there.
 $(STAMP): pyproject.toml
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 
 control-plane:
 	@bash hack/build-control-plane.sh >/dev/null
+
+# Helm, kubeconform and the Go programs in hack/tools/, for tests/deploy (a version-keyed cache, like the control plane).
+tools:
+	@bash hack/build-tools.sh >/dev/null
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,7 +35,7 @@ contracts: $(STAMP)
 check: lint types contracts
 
 # The unit tier runs first, under the coverage gate; then every other tier (contract, integration, end to end).
-test: $(STAMP) control-plane check coverage
+test: $(STAMP) control-plane tools check coverage
 	$(BIN)/pytest --ignore=tests/unit $(PYTEST_ARGS)
 
 unit: $(STAMP)
@@ -52,6 +56,7 @@ demo-down: $(STAMP)
 
 generate: $(STAMP)
 	$(BIN)/python -m snyk_broker_operator.models.crdgen crds
+	$(BIN)/python hack/sync_chart.py
 
 # Figures go to bench/results/*.json. The scale benchmark runs on the local cluster (started here if down).
 bench: $(STAMP) control-plane
