@@ -28,6 +28,16 @@ command -v go >/dev/null || { echo "go is required to build the control plane" >
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 WORK="${CACHE_ROOT}/${KEY}/work"
 mkdir -p "$BIN_DIR" "$WORK"
+# Two callers at once (make test and a test fixture, two checkouts) build once: the second waits here, then builds
+# only what is still missing, so neither moves the other's half-built output.
+exec 9>"${CACHE_ROOT}/${KEY}/.lock"
+flock 9
+missing=()
+for b in "${WANTED[@]}"; do [[ -x "$BIN_DIR/$b" ]] || missing+=("$b"); done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "$BIN_DIR"
+  exit 0
+fi
 started=$(date +%s)
 
 build_k8s() {
