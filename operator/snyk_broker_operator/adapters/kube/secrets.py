@@ -12,7 +12,10 @@ from kubernetes import client
 
 from snyk_broker_operator.adapters.kube.apply import FIELD_MANAGER, server_side_apply
 from snyk_broker_operator.adapters.kube.calls import call
-from snyk_broker_operator.adapters.kube.errors import NotFound
+from snyk_broker_operator.adapters.kube.errors import Conflict, NotFound
+
+# Each attempt re-reads the Secret; a writer that wins this many races in a row is a bug worth an error.
+ORPHAN_ATTEMPTS = 5
 
 
 class SecretStore:
@@ -44,18 +47,34 @@ class SecretStore:
             return
 
     async def orphan(self, namespace: str, name: str, owner_uid: str) -> None:
-        """Drop the owner reference to `owner_uid` so the garbage collector keeps the Secret."""
-        try:
-            secret = await call(self._core.read_namespaced_secret, name, namespace)
-        except NotFound:
-            return
-        metadata = cast(client.V1ObjectMeta, secret.metadata)
-        refs = metadata.owner_references or []
-        kept = [self._api.sanitize_for_serialization(r) for r in refs if r.uid != owner_uid]
-        if len(kept) == len(refs):
-            return
-        patch = {"metadata": {"ownerReferences": kept or None, "resourceVersion": metadata.resource_version}}
-        # A JSON merge patch replaces the list; a strategic merge patch would merge it by uid and keep ours.
-        await call(
-            self._core.patch_namespaced_secret, name, namespace, patch, _content_type="application/merge-patch+json"
-        )
+        """Drop the owner reference to `owner_uid` so the garbage collector keeps the Secret.
+
+        Idempotent under concurrency: the patch carries the resourceVersion it was computed from, and when another
+        writer got there first (409) the Secret is read again and the patch recomputed, so two clean-ups of one
+        BrokerToken at once both succeed and the second finds nothing left to drop."""
+        for attempt in range(ORPHAN_ATTEMPTS):
+            try:
+                secret = await call(self._core.read_namespaced_secret, name, namespace)
+            except NotFound:
+                return
+            metadata = cast(client.V1ObjectMeta, secret.metadata)
+            refs = metadata.owner_references or []
+            kept = [self._api.sanitize_for_serialization(r) for r in refs if r.uid != owner_uid]
+            if len(kept) == len(refs):
+                return
+            patch = {"metadata": {"ownerReferences": kept or None, "resourceVersion": metadata.resource_version}}
+            try:
+                # A JSON merge patch replaces the list; a strategic merge patch would merge it by uid and keep ours.
+                await call(
+                    self._core.patch_namespaced_secret,
+                    name,
+                    namespace,
+                    patch,
+                    _content_type="application/merge-patch+json",
+                )
+                return
+            except NotFound:
+                return
+            except Conflict:
+                if attempt == ORPHAN_ATTEMPTS - 1:
+                    raise
