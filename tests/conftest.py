@@ -26,6 +26,21 @@ def kube_cluster() -> Iterator[cluster_support.Cluster]:
 
 
 @pytest.fixture(scope="session")
+def crds_installed(kube_cluster: cluster_support.Cluster) -> None:
+    """The CRDs from crds/ on the session's cluster, Established, before any operator or release uses them (so that
+    parallel Helm releases find them and skip their own crds/, never racing to create them)."""
+    kube_cluster.run_kubectl("apply", "--server-side", "--force-conflicts", "-k", str(cluster_support.REPO / "crds"))
+    kube_cluster.run_kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd",
+        "-l",
+        "app.kubernetes.io/part-of=snyk-broker-operator",
+    )
+
+
+@pytest.fixture(scope="session")
 def kube_api(kube_cluster: cluster_support.Cluster) -> Iterator[client.ApiClient]:
     api = config.new_client_from_config(config_file=str(kube_cluster.kubeconfig))
     try:

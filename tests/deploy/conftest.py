@@ -64,23 +64,8 @@ def kubeconform(tools_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> li
     ]
 
 
-@pytest.fixture(scope="session")
-def crds_applied(kube_cluster: Cluster) -> None:
-    """The CRDs on the shared cluster before any release (as tests/integration does): Helm then finds them and
-    skips its crds/, so parallel releases never race to create them."""
-    kube_cluster.run_kubectl("apply", "--server-side", "--force-conflicts", "-k", str(REPO / "crds"))
-    kube_cluster.run_kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd",
-        "-l",
-        "app.kubernetes.io/part-of=snyk-broker-operator",
-    )
-
-
 @pytest.fixture
-def cluster_helm(helm: chart.Helm, kube_cluster: Cluster, crds_applied: None) -> chart.Helm:
+def cluster_helm(helm: chart.Helm, kube_cluster: Cluster, crds_installed: None) -> chart.Helm:
     return helm.with_kubeconfig(kube_cluster.kubeconfig)
 
 

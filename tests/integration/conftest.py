@@ -17,24 +17,10 @@ from kubernetes import client
 from snyk_broker_operator.simulator import SimulatorThread
 from support import identity, installed
 from support import snyk as world
-from support.cluster import REPO, Cluster
+from support.cluster import Cluster
 from support.env import GROUP, VERSION, Env, assert_no_secret_leaked, release_objects
 from support.installed import Installed
 from support.operator import OperatorProcess
-
-
-@pytest.fixture(scope="session")
-def crds_installed(kube_cluster: Cluster) -> None:
-    kube_cluster.run_kubectl("apply", "--server-side", "--force-conflicts", "-k", str(REPO / "crds"))
-    kube_cluster.run_kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd",
-        "-l",
-        "app.kubernetes.io/part-of=snyk-broker-operator",
-    )
-
 
 INTEGRATION = Path(__file__).resolve().parent
 
