@@ -121,7 +121,7 @@ async def _reconcile_loop(
 async def broker_token_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     key = _key(BROKER_TOKEN_KIND, body.metadata)
-    last: list[cycle.PassResult] = []  # the previous pass, while the watch has not yet shown its status write
+    last: list[cycle.PassResult] = []  # the previous pass: the status it left is newer than the watch may show
 
     async def one_pass() -> tuple[float, str]:
         result = await cycle.run_pass(

@@ -57,8 +57,9 @@ async def run_pass(
     last_status: BrokerTokenStatus | None = None,
 ) -> PassResult:
     """One pass. `reads_secret` is told, before any I/O, which Secret the consumers read, so that the caller can
-    wake this object's loop when a workload reading it changes. `last_status` is what the previous pass wrote,
-    used while `body` does not show a status yet."""
+    wake this object's loop when a workload reading it changes. `last_status` is the status the previous pass left
+    stored: this loop is the only writer of the status, so it is the newest there is, while `body` may not show
+    the last write yet (a pass that started from that older status would announce the same change twice)."""
     now = deps.now()
     try:
         resource = BrokerToken.model_validate(dict(body))
@@ -67,13 +68,13 @@ async def run_pass(
         return PassResult(delay=reconcile.after_invalid_spec(), wrote_status=wrote, outcome="stalled")
     desired = reconcile.from_resource(resource)
     reads_secret(desired.secret_name)
-    previous = resource.status or last_status
+    previous = last_status or resource.status
     if previous is None:
         # A new object shows it is being worked on before the first Snyk call, so that GitOps tools (kstatus) see
         # InProgress rather than a status-less "Current" while the token is obtained.
         first = reconcile.first_status(desired, now=now)
-        wrote = await _write_status(resource, first, deps)
-        return PassResult(delay=0.0, wrote_status=wrote, outcome="pending", status=first)
+        wrote, stored = await _write_status(resource, first, deps)
+        return PassResult(delay=0.0, wrote_status=wrote, outcome="pending", status=stored)
     resource = resource.model_copy(update={"status": previous})
     try:
         observed = await gather(desired, deps)
@@ -95,7 +96,7 @@ async def run_pass(
     notices += reconcile.for_pass(resource.status, new_status, outcome, rotating=observed.rotation is not None)
     # Events first: whoever sees a status can then also see the events that led to it.
     await _record_events(body, notices, deps)
-    wrote = await _write_status(resource, new_status, deps)
+    wrote, stored = await _write_status(resource, new_status, deps)
     # Converged passes log at DEBUG only: a quiet BrokerToken stays quiet in the log as well.
     logger.log(
         logging.INFO if notices or wrote or not outcome.settled else logging.DEBUG,
@@ -107,7 +108,7 @@ async def run_pass(
         extra=logs.object_ref(BROKER_TOKEN_KIND, desired.namespace, desired.name, desired.uid),
     )
     delay = reconcile.next_check_in(outcome=outcome, status=new_status, source=desired.source, now=now)
-    return PassResult(delay=delay, wrote_status=wrote, outcome=outcome.kind, status=new_status)
+    return PassResult(delay=delay, wrote_status=wrote, outcome=outcome.kind, status=stored)
 
 
 async def gather(desired: Desired, deps: Dependencies) -> Observed:
@@ -170,12 +171,15 @@ def _describe(outcome: Outcome) -> str:
     return "more steps pending" if outcome.pending else "converged"
 
 
-async def _write_status(resource: BrokerToken, new_status: BrokerTokenStatus, deps: Dependencies) -> bool:
-    """Write the status whole, in one patch, only when it differs from the stored one."""
+async def _write_status(
+    resource: BrokerToken, new_status: BrokerTokenStatus, deps: Dependencies
+) -> tuple[bool, BrokerTokenStatus | None]:
+    """Write the status whole, in one patch, only when it differs from the stored one. Returns whether it wrote,
+    and the status the object holds afterwards (the one it had, when the write did not go through)."""
     wanted = new_status.to_json_dict()
     current = resource.status.to_json_dict() if resource.status else {}
     if wanted == current:
-        return False
+        return False, new_status
     # Fields that dropped out are sent as null so that the merge patch removes them: the status is written whole.
     patch: dict[str, Any] = {key: None for key in current if key not in wanted}
     patch.update(wanted)
@@ -185,12 +189,12 @@ async def _write_status(resource: BrokerToken, new_status: BrokerTokenStatus, de
             plural=BROKER_TOKEN_PLURAL, name=meta.name, namespace=meta.namespace, status=patch
         )
     except NotFound:
-        return False  # deleted meanwhile: nothing to report on
+        return False, resource.status  # deleted meanwhile: nothing to report on
     except KubeError as error:
         # The next pass computes the same status again and retries the write; everything else already landed.
         logger.warning("BrokerToken %s/%s: could not write its status: %s", meta.namespace, meta.name, error)
-        return False
-    return True
+        return False, resource.status
+    return True, new_status
 
 
 async def _record_events(body: Mapping[str, Any], notices: list[Notice], deps: Dependencies) -> None:

@@ -320,6 +320,27 @@ async def test_a_consumer_secret_owned_by_something_else_stalls_without_being_to
     ]
 
 
+@pytest.mark.parametrize("told_the_last_status", [True, False], ids=["told", "not told (the old behaviour)"])
+async def test_a_pass_that_starts_from_a_body_older_than_the_last_write_announces_nothing_again(
+    world: World, told_the_last_status: bool
+) -> None:
+    world.secrets.put(opaque_secret(NAME, {"BROKER_TOKEN": GIVEN_TOKEN}, owner_uid="someone-else"))
+    await world.new_broker_token()
+    lagging = world.body()  # what the watch still shows while the stall's status write is under way
+    stalled = await world.run_pass()
+    mark = world.log.mark()
+
+    last = stalled.status if told_the_last_status else None
+    again = await cycle.run_pass(lagging, world.deps(), last_status=last)
+
+    repeated = [c for c in CallLog.writes(world.log.since(mark)) if c.op == "events.record"]
+    if told_the_last_status:
+        assert repeated == []
+        assert again.status is not None and again.status.failed_attempts == 2  # it went on from the last write
+    else:  # why the loop hands each pass the status the previous one left: without it the stall is announced twice
+        assert repeated == [Call("events.record", "SecretConflict")]
+
+
 async def test_a_repeated_stall_is_neither_recorded_again_nor_written_again(world: World) -> None:
     world.secrets.put(opaque_secret(NAME, {"BROKER_TOKEN": GIVEN_TOKEN}, owner_uid="someone-else"))
     await world.new_broker_token()
