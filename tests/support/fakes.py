@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from snyk_broker_operator.adapters.kube.errors import (
+    BadRequest,
     Conflict,
     Forbidden,
     Invalid,
@@ -141,6 +142,7 @@ class CallLog:
 
 
 _STATUS_OF: dict[type[KubeError], int] = {
+    BadRequest: 400,
     NotFound: 404,
     Conflict: 409,
     Invalid: 422,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pydantic
 
 from snyk_broker_operator.adapters import snyk as snyk_api
-from snyk_broker_operator.adapters.kube.errors import KubeError
+from snyk_broker_operator.adapters.kube.errors import BadRequest, Forbidden, Invalid, KubeError, TooLarge
 from snyk_broker_operator.models.enums import ConditionReason
 from snyk_broker_operator.reconcile import Failure, Outcome, Stall
 
@@ -46,9 +46,42 @@ class ConnectionUnusable(Exception):
         self.message = message
 
 
-def kube_failure(error: KubeError, doing: str) -> StepFailed:
-    """A Kubernetes write that did not go through, as a failure to retry; the message names what was being done."""
-    return StepFailed(Failure(ConditionReason.KUBERNETES_ERROR, f"{doing} failed: {error}"))
+# Refusals the API server would repeat for the same write: the user must change something, so they stall (GitOps
+# tools fail fast) instead of being retried. Each says who refused and what can be changed.
+_REFUSALS: dict[type[KubeError], tuple[ConditionReason, str]] = {
+    Invalid: (
+        ConditionReason.WRITE_INVALID,
+        "change the BrokerToken field the refused value comes from, or the admission policy that refused it",
+    ),
+    Forbidden: (
+        ConditionReason.WRITE_FORBIDDEN,
+        "grant the operator's ServiceAccount this permission (deploy/base/rbac.yaml, or the chart's rbac values), "
+        "or change the admission policy that refused it",
+    ),
+    TooLarge: (
+        ConditionReason.WRITE_TOO_LARGE,
+        "the object is over the API server's size limit: make what the BrokerToken puts in it smaller",
+    ),
+    BadRequest: (
+        ConditionReason.WRITE_REFUSED,
+        "change the BrokerToken, or the admission webhook or policy that refused the request",
+    ),
+}
+
+
+def kube_failure(error: KubeError, doing: str) -> StepFailed | StepStalled:
+    """A Kubernetes write that did not go through: a refusal that the same write would meet again is a stall, whose
+    message names the object, each field and value the API server refused, and what to change; anything else
+    (a conflict, an API server that did not answer) is a failure to retry. The message names what was being done."""
+    refusal = next((found for kind, found in _REFUSALS.items() if isinstance(error, kind)), None)
+    if refusal is None:
+        return StepFailed(Failure(ConditionReason.KUBERNETES_ERROR, f"{doing} failed: {error}"))
+    reason, remedy = refusal
+    # The API server's message usually lists its causes already; add only those it does not.
+    said = str(error)
+    extra = [f"{c.field}: {c.message}" if c.field else c.message for c in error.causes if c.message not in said]
+    details = "; ".join([said, *extra])
+    return StepStalled(Stall(reason, f"{doing} was refused by the API server: {details}. To fix it: {remedy}"))
 
 
 def from_error(error: Exception) -> Outcome | None:

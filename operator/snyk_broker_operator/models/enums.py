@@ -147,6 +147,11 @@ class ConditionReason(StrEnum):
     BRIDGE_UNAVAILABLE = "BridgeUnavailable"
     CONSUMER_ROLLOUT_FAILED = "ConsumerRolloutFailed"
     INVALID_SPEC = "InvalidSpec"
+    # The API server refused a write the operator made; the same write would be refused again.
+    WRITE_FORBIDDEN = "WriteForbidden"
+    WRITE_INVALID = "WriteInvalid"
+    WRITE_TOO_LARGE = "WriteTooLarge"
+    WRITE_REFUSED = "WriteRefused"
     # Retried with backoff.
     RATE_LIMITED = "RateLimited"
     SNYK_UNAVAILABLE = "SnykUnavailable"

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from snyk_broker_operator.adapters.kube.errors import Forbidden, Unavailable
+from snyk_broker_operator.adapters.kube.errors import Forbidden, KubeError, Unavailable
 from snyk_broker_operator.adapters.snyk import AuthenticationError, CallContext, RateLimitedError, SnykCall
 from snyk_broker_operator.engine import cycle
 from snyk_broker_operator.engine.connections import Connections
@@ -75,53 +75,53 @@ async def test_an_org_snyk_does_not_know_stalls_with_integration_not_found(world
     assert world.condition("Stalled")["reason"] == "IntegrationNotFound"
 
 
-Arrange = Callable[[World], Awaitable[None]]
+Arrange = Callable[[World, KubeError], Awaitable[None]]
 
 
-async def _custody(world: World) -> None:
+async def _custody(world: World, error: KubeError) -> None:
     await world.new_broker_token()
-    world.log.fail_next("secrets.create", kube_error(Forbidden), subject=CUSTODY)
+    world.log.fail_next("secrets.create", error, subject=CUSTODY)
 
 
-async def _consumer_secret(world: World) -> None:
+async def _consumer_secret(world: World, error: KubeError) -> None:
     await world.new_broker_token()
-    world.log.fail_next("secrets.create", kube_error(Unavailable), subject=NAME)
+    world.log.fail_next("secrets.create", error, subject=NAME)
 
 
-async def _roll(world: World) -> None:
+async def _roll(world: World, error: KubeError) -> None:
     world.workloads.add(consumer_deployment("app"))
     await world.new_broker_token()
     waiting = await world.run_pass()
     await world.time.sleep(waiting.delay)
-    world.log.fail_next("workloads.set_template_annotation", kube_error(Forbidden))
+    world.log.fail_next("workloads.set_template_annotation", error)
 
 
-async def _bridge(world: World) -> None:
+async def _bridge(world: World, error: KubeError) -> None:
     await world.provisioned(consumers=["app"])
     world.request_rotation("now")
-    world.log.fail_next("workloads.apply_deployment", kube_error(Forbidden))
+    world.log.fail_next("workloads.apply_deployment", error)
 
 
-async def _rotation_cleanup(world: World) -> None:
+async def _rotation_cleanup(world: World, error: KubeError) -> None:
     await world.provisioned()  # no consumer: the whole rotation runs in one pass, up to the clean-up
     world.request_rotation("now")
-    world.log.fail_next("secrets.delete", kube_error(Unavailable), subject=ROTATION)
+    world.log.fail_next("secrets.delete", error, subject=ROTATION)
 
 
-@pytest.mark.parametrize(
-    ("arrange", "failed_doing"),
-    [
-        pytest.param(_custody, "writing the custody Secret failed", id="the custody Secret cannot be written"),
-        pytest.param(_consumer_secret, "writing Secret 'broker' failed", id="the consumer Secret cannot be written"),
-        pytest.param(_roll, "rolling Deployment 'app' failed", id="a consumer cannot be rolled"),
-        pytest.param(_bridge, "applying bridge 'app-snykbroker-bridge' failed", id="a bridge cannot be applied"),
-        pytest.param(_rotation_cleanup, "cleaning up after the rotation failed", id="the rotation cannot clean up"),
-    ],
-)
-async def test_a_refused_kubernetes_write_ends_the_pass_as_a_kubernetes_error_to_retry_and_the_retry_succeeds(
-    world: World, caplog: pytest.LogCaptureFixture, arrange: Arrange, failed_doing: str
+WRITES = [
+    pytest.param(_custody, "writing the custody Secret", id="the custody Secret cannot be written"),
+    pytest.param(_consumer_secret, "writing Secret 'broker'", id="the consumer Secret cannot be written"),
+    pytest.param(_roll, "rolling Deployment 'app'", id="a consumer cannot be rolled"),
+    pytest.param(_bridge, "applying bridge 'app-snykbroker-bridge'", id="a bridge cannot be applied"),
+    pytest.param(_rotation_cleanup, "cleaning up after the rotation", id="the rotation cannot clean up"),
+]
+
+
+@pytest.mark.parametrize(("arrange", "doing"), WRITES)
+async def test_a_kubernetes_write_that_may_pass_ends_the_pass_as_a_kubernetes_error_to_retry_and_the_retry_succeeds(
+    world: World, caplog: pytest.LogCaptureFixture, arrange: Arrange, doing: str
 ) -> None:
-    await arrange(world)
+    await arrange(world, kube_error(Unavailable))
 
     with caplog.at_level(logging.DEBUG):
         result = await world.run_pass()
@@ -129,12 +129,36 @@ async def test_a_refused_kubernetes_write_ends_the_pass_as_a_kubernetes_error_to
     assert len(world.log.refused) == 1, "the injected fault was not reached"
     reconciling = world.condition("Reconciling")
     assert (reconciling["status"], reconciling["reason"]) == ("True", "KubernetesError")
-    assert failed_doing in reconciling["message"]
+    assert f"{doing} failed" in reconciling["message"]
     assert world.condition("Stalled")["status"] == "False"
     assert (result.outcome, result.delay) == ("failed", 5.0)
     assert world.status()["failedAttempts"] == 1
     assert_no_traceback(caplog)
 
+    await world.time.sleep(result.delay)
+    await world.settle()
+    assert world.condition("Ready")["status"] == "True"
+
+
+@pytest.mark.parametrize(("arrange", "doing"), WRITES)
+async def test_a_write_the_api_server_refuses_stalls_with_what_to_change_and_goes_on_once_the_cause_is_gone(
+    world: World, caplog: pytest.LogCaptureFixture, arrange: Arrange, doing: str
+) -> None:
+    await arrange(world, kube_error(Forbidden, 'secrets "x" is forbidden: User "op" cannot create resource "secrets"'))
+
+    with caplog.at_level(logging.DEBUG):
+        result = await world.run_pass()
+
+    assert len(world.log.refused) == 1, "the injected fault was not reached"
+    stalled = world.condition("Stalled")
+    assert (stalled["status"], stalled["reason"]) == ("True", "WriteForbidden")
+    assert stalled["message"].startswith(f'{doing} was refused by the API server: secrets "x" is forbidden')
+    assert "To fix it: grant the operator's ServiceAccount this permission" in stalled["message"]
+    assert world.condition("Reconciling")["status"] == "False"
+    assert result.outcome == "stalled"
+    assert_no_traceback(caplog)
+
+    # Once the cause is gone (the fault was one-shot: the permission was granted), the next look succeeds.
     await world.time.sleep(result.delay)
     await world.settle()
     assert world.condition("Ready")["status"] == "True"

@@ -7,7 +7,16 @@ import pydantic
 import pytest
 
 from snyk_broker_operator.adapters import snyk as snyk_api
-from snyk_broker_operator.adapters.kube.errors import Conflict, Unavailable
+from snyk_broker_operator.adapters.kube.errors import (
+    BadRequest,
+    Cause,
+    Conflict,
+    Forbidden,
+    Invalid,
+    KubeError,
+    TooLarge,
+    Unavailable,
+)
 from snyk_broker_operator.adapters.snyk import CallContext, SnykCall
 from snyk_broker_operator.engine import outcomes
 from snyk_broker_operator.engine.outcomes import ConnectionUnusable, StepFailed, StepStalled
@@ -80,11 +89,52 @@ def test_a_rate_limit_keeps_the_delay_snyk_asked_for() -> None:
     assert outcome is not None and outcome.failure is not None and outcome.failure.retry_after == 9.0
 
 
-def test_a_refused_kubernetes_write_names_what_was_being_done() -> None:
+def test_a_kubernetes_write_that_may_go_through_later_is_retried_and_names_what_was_being_done() -> None:
     failed = outcomes.kube_failure(kube_error(Conflict, "the object has been modified"), "writing Secret 'broker'")
 
+    assert isinstance(failed, StepFailed)
     assert failed.failure == Failure(R.KUBERNETES_ERROR, "writing Secret 'broker' failed: the object has been modified")
     assert str(failed) == failed.failure.message
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "remedy"),
+    [
+        pytest.param(Invalid, R.WRITE_INVALID, "change the BrokerToken field", id="invalid (422)"),
+        pytest.param(Forbidden, R.WRITE_FORBIDDEN, "grant the operator's ServiceAccount", id="forbidden (403)"),
+        pytest.param(TooLarge, R.WRITE_TOO_LARGE, "size limit", id="too large (413)"),
+        pytest.param(BadRequest, R.WRITE_REFUSED, "admission webhook", id="a webhook's denial (400)"),
+    ],
+)
+def test_a_refusal_the_same_write_would_meet_again_stalls_and_says_what_to_change(
+    kind: type[KubeError], reason: R, remedy: str
+) -> None:
+    error = kind(status=0, reason=kind.__name__, message='Secret "b" is refused by the cluster')
+
+    stalled = outcomes.kube_failure(error, "writing Secret 'b'")
+
+    assert isinstance(stalled, StepStalled) and stalled.stall.reason == reason
+    message = stalled.stall.message
+    assert message.startswith("writing Secret 'b' was refused by the API server: Secret \"b\" is refused")
+    assert f"To fix it: {remedy}" in message or remedy in message.split("To fix it: ", 1)[1]
+
+
+def test_a_refusal_names_each_field_and_value_and_never_repeats_one_the_message_already_gives() -> None:
+    error = Invalid(
+        status=422,
+        reason="Invalid",
+        message='Secret "b" is invalid: metadata.labels: Invalid value: "x": must be no more than 63 characters',
+        causes=(
+            Cause(field="metadata.labels", message='Invalid value: "x": must be no more than 63 characters', reason=""),
+            Cause(field="metadata.name", message='Invalid value: "B": must be lowercase', reason="FieldValueInvalid"),
+        ),
+    )
+
+    stalled = outcomes.kube_failure(error, "writing Secret 'b'")
+
+    assert isinstance(stalled, StepStalled)
+    assert stalled.stall.message.count("must be no more than 63 characters") == 1
+    assert 'metadata.name: Invalid value: "B": must be lowercase' in stalled.stall.message
 
 
 @pytest.mark.parametrize("error", [ValueError("a bug"), KeyError("x"), AssertionError()], ids=repr)

@@ -1,6 +1,7 @@
 """The kube adapter's own errors: what the API server said, translated once, so no caller reads an HTTP status.
 
     KubeError                 any refusal or failure of a Kubernetes API call (status, reason, message, causes)
+    ├── BadRequest            400: the request was refused before validation (an admission webhook's denial)
     ├── NotFound              404: the object (or its namespace) does not exist
     ├── Conflict              409: a stale resourceVersion, or the object already exists (reason AlreadyExists)
     ├── Invalid               422: the object was refused by validation; `causes` name each field and value
@@ -21,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as TransportError
 
 __all__ = [
+    "BadRequest",
     "Cause",
     "Conflict",
     "Forbidden",
@@ -55,6 +57,10 @@ class KubeError(Exception):
         self.causes = causes
 
 
+class BadRequest(KubeError):
+    """400: refused as a whole, for example by an admission webhook that denied it."""
+
+
 class NotFound(KubeError):
     """404."""
 
@@ -82,7 +88,14 @@ class Unavailable(KubeError):
 # What a request that got no answer at all is called: the API server's own reason for a 503.
 NO_ANSWER_REASON = "ServiceUnavailable"
 
-_BY_STATUS: dict[int, type[KubeError]] = {404: NotFound, 409: Conflict, 422: Invalid, 403: Forbidden, 413: TooLarge}
+_BY_STATUS: dict[int, type[KubeError]] = {
+    400: BadRequest,
+    404: NotFound,
+    409: Conflict,
+    422: Invalid,
+    403: Forbidden,
+    413: TooLarge,
+}
 
 
 def translate(error: Exception) -> KubeError:
