@@ -153,7 +153,17 @@ async def managed_secret_changed(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> 
     # Only Secrets labelled with a BrokerToken's name reach here (settings.watching.label_selectors): a deleted or
     # edited consumer Secret wakes its BrokerToken, which restores it from custody; an edited given Secret wakes
     # the BrokerToken that takes its token.
-    owner = meta.labels.get(BROKER_TOKEN_LABEL)
+    # The label holds the BrokerToken's name, shortened when longer than a label value may be: the operator's own
+    # Secrets also name their BrokerToken in full as their controller.
+    controller = next(
+        (
+            ref
+            for ref in meta.get("ownerReferences") or []
+            if ref.get("controller") and ref.get("kind") == BROKER_TOKEN_KIND
+        ),
+        None,
+    )
+    owner = controller["name"] if controller else meta.labels.get(BROKER_TOKEN_LABEL)
     if owner:
         _runtime(memo).kicks.kick((BROKER_TOKEN_KIND, meta.namespace or "", owner))
 

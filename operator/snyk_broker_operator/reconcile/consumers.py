@@ -13,6 +13,7 @@ from typing import Any
 
 from snyk_broker_operator.models import BRIDGE_OF_LABEL, BROKER_TOKEN_LABEL, TOKEN_FINGERPRINT_ANNOTATION, LabelSelector
 from snyk_broker_operator.models.enums import ConditionReason, ConsumerReason, ConsumerState
+from snyk_broker_operator.models.names import label_value
 
 HA_MODE_ENV = "BROKER_HA_MODE_ENABLED"
 CLIENT_URL_ENV = "BROKER_CLIENT_URL"
@@ -79,7 +80,7 @@ def bridges_of(listed: Iterable[Mapping[str, Any]], *, broker_token_name: str) -
     return tuple(
         workload_view(w)
         for w in listed
-        if _labels(w).get(BRIDGE_OF_LABEL) and _labels(w).get(BROKER_TOKEN_LABEL) == broker_token_name
+        if _labels(w).get(BRIDGE_OF_LABEL) and _labels(w).get(BROKER_TOKEN_LABEL) == label_value(broker_token_name)
     )
 
 

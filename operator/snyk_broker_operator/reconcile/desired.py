@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from snyk_broker_operator.models import BrokerToken, LabelSelector
 from snyk_broker_operator.models.enums import ConnectionKind, DeletionPolicy
+from snyk_broker_operator.models.names import DEPLOYMENT_NAME_MAX, derived_name
 from snyk_broker_operator.reconcile.rotation import RotationIntent
 
 # GitOps tools track what they own through these; copying them onto a Secret we create would make Argo CD or Flux
@@ -64,7 +65,7 @@ def without_gitops_tracking(items: Mapping[str, str]) -> dict[str, str]:
 
 def custody_secret_name(broker_token_name: str) -> str:
     """The operator-only canonical copy of the token; the consumer Secret is a projection of it."""
-    return f"{broker_token_name}-snykbroker-custody"[:253]
+    return derived_name(broker_token_name, "-snykbroker-custody")
 
 
 def from_resource(resource: BrokerToken) -> Desired:
@@ -100,8 +101,9 @@ def from_resource(resource: BrokerToken) -> Desired:
 
 def rotation_secret_name(broker_token_name: str) -> str:
     """The operator-only record of a rotation in progress, holding the provisional token."""
-    return f"{broker_token_name}-snykbroker-rotation"[:253]
+    return derived_name(broker_token_name, "-snykbroker-rotation")
 
 
 def bridge_name(consumer_name: str) -> str:
-    return f"{consumer_name}-snykbroker-bridge"[:253]
+    """The Deployment that runs a copy of a consumer on the provisional token during a Bridge rotation."""
+    return derived_name(consumer_name, "-snykbroker-bridge", limit=DEPLOYMENT_NAME_MAX)

@@ -30,6 +30,7 @@ from snyk_broker_operator.models import (
     fingerprint_of,
 )
 from snyk_broker_operator.models.enums import RotationPhase, RotationStrategy, RotationTrigger
+from snyk_broker_operator.models.names import label_value
 from snyk_broker_operator.reconcile import timestamps
 from snyk_broker_operator.reconcile.consumers import Workload
 from snyk_broker_operator.reconcile.desired import (
@@ -104,7 +105,7 @@ def parse_custody(secret: Mapping[str, Any] | None) -> Custody | None:
 
 def desired_secret_labels(desired: Desired) -> dict[str, str]:
     """The consumer Secret's labels: the user's (GitOps tracking keys dropped) and the operator's own."""
-    return {**desired.secret_labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, BROKER_TOKEN_LABEL: desired.name}
+    return {**desired.secret_labels, MANAGED_BY_LABEL: MANAGED_BY_VALUE, BROKER_TOKEN_LABEL: label_value(desired.name)}
 
 
 def desired_secret_annotations(desired: Desired, token: SecretStr) -> dict[str, str]:
@@ -192,7 +193,7 @@ def _json_map(value: str | None) -> dict[str, str]:
 
 
 def _labels(desired: Desired, role: str) -> dict[str, str]:
-    return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, BROKER_TOKEN_LABEL: desired.name, ROLE_LABEL: role}
+    return {MANAGED_BY_LABEL: MANAGED_BY_VALUE, BROKER_TOKEN_LABEL: label_value(desired.name), ROLE_LABEL: role}
 
 
 def rotation_secret(desired: Desired, record: RotationRecord) -> dict[str, Any]:
@@ -248,7 +249,7 @@ def bridge_deployment(desired: Desired, consumer: Workload, provisional_fingerpr
     selector = ((consumer.source.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     metadata = template.setdefault("metadata", {})
     labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k not in selector}
-    bridge_labels = {**_labels(desired, "bridge"), BRIDGE_OF_LABEL: consumer.name}
+    bridge_labels = {**_labels(desired, "bridge"), BRIDGE_OF_LABEL: label_value(consumer.name)}
     metadata["labels"] = {**labels, **bridge_labels}
     metadata["annotations"] = {
         **(metadata.get("annotations") or {}),

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from snyk_broker_operator.models import BROKER_TOKEN_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, fingerprint_of
 from snyk_broker_operator.models.enums import ConditionReason, RotationPhase, RotationTrigger
+from snyk_broker_operator.models.names import label_value
 from snyk_broker_operator.reconcile import actions, rotation
 from snyk_broker_operator.reconcile.desired import Desired, SourceKind, rotation_secret_name
 from snyk_broker_operator.reconcile.manifests import consumer_secret_repairs, same_secret
@@ -147,10 +148,9 @@ def is_ours(desired: Desired, secret: SecretState) -> bool:
     then re-created, as GitOps tools do): such a Secret is adopted rather than reported as a conflict."""
     if secret.controller_uid is not None:
         return secret.controller_uid == desired.uid
-    return (
-        secret.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
-        and secret.labels.get(BROKER_TOKEN_LABEL) == desired.name
-    )
+    return secret.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE and secret.labels.get(
+        BROKER_TOKEN_LABEL
+    ) == label_value(desired.name)
 
 
 def _check_source_secret(desired: Desired, observed: Observed) -> actions.Stall | None:

@@ -135,15 +135,19 @@ def test_helm_release_tracking_is_dropped_but_similar_keys_are_kept() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name_of", "suffix"),
+    ("name_of", "suffix", "limit"),
     [
-        (custody_secret_name, "-snykbroker-custody"),
-        (rotation_secret_name, "-snykbroker-rotation"),
-        (bridge_name, "-snykbroker-bridge"),
+        (custody_secret_name, "-snykbroker-custody", 253),
+        (rotation_secret_name, "-snykbroker-rotation", 253),
+        (bridge_name, "-snykbroker-bridge", 242),  # room for the ReplicaSets' "-<pod-template-hash>"
     ],
     ids=["the custody Secret", "the rotation Secret", "a bridge Deployment"],
 )
-def test_derived_names_add_a_suffix_and_fit_in_an_object_name(name_of: Callable[[str], str], suffix: str) -> None:
+def test_derived_names_keep_their_suffix_and_fit_even_for_the_longest_names(
+    name_of: Callable[[str], str], suffix: str, limit: int
+) -> None:
     assert name_of("github") == f"github{suffix}"
-    long = name_of("x" * 250)
-    assert len(long) == 253 and long.startswith("x" * 250)
+    longest = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])  # 253 characters: the longest object name
+    derived = name_of(longest)
+    assert len(derived) <= limit and derived.endswith(suffix) and derived.startswith("a" * 63)
+    assert name_of(longest[:-1] + "e") != derived, "two long names that differ only at the end must not collide"

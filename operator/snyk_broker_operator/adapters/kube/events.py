@@ -10,6 +10,7 @@ from kubernetes import client
 
 from snyk_broker_operator.adapters.kube.calls import call
 from snyk_broker_operator.models import OPERATOR_NAME
+from snyk_broker_operator.models.names import derived_name
 
 REPORTING_COMPONENT = OPERATOR_NAME
 
@@ -23,7 +24,9 @@ class EventRecorder:
         namespace = metadata.get("namespace") or "default"
         now = datetime.datetime.now(datetime.UTC)
         event = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(name=f"{metadata['name']}.{secrets.token_hex(8)}", namespace=namespace),
+            metadata=client.V1ObjectMeta(
+                name=derived_name(metadata["name"], f".{secrets.token_hex(8)}"), namespace=namespace
+            ),
             involved_object=client.V1ObjectReference(
                 api_version=involved["apiVersion"],
                 kind=involved["kind"],
