@@ -113,7 +113,9 @@ def script(tmp_path: Path, body: str) -> str:
     ],
     ids=["no string library", "no global os", "no math library"],
 )
-def test_restricted_scripts_get_only_what_argocd_cm_scripts_get(tmp_path: Path, body: str, restricted_error: str) -> None:
+def test_restricted_scripts_get_only_what_argocd_cm_scripts_get(
+    tmp_path: Path, body: str, restricted_error: str
+) -> None:
     path = script(tmp_path, body)
     assert argo_lua_check("health", path, str(READY)).returncode == 0, "open libraries: the script works"
     restricted = argo_lua_check("-restricted", "health", path, str(READY))
