@@ -11,20 +11,24 @@ release's ClusterRoles and bindings.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
 
-from support import chart
+from snyk_broker_operator.simulator import SimulatorThread
+from support import chart, identity
+from support import snyk as world
 from support.chart import CHART, Helm
 from support.cluster import REPO, Cluster
+from support.env import Env, assert_no_secret_leaked, broker_token, release_objects
+from support.operator import OperatorProcess
+from support.rotation import request_rotation, wait_ready_and_current, wait_rotation_complete
+from support.workloads import broker_client, create_deployment
 
 SAMPLES = sorted((REPO / "deploy" / "samples").glob("*.yaml"))  # not demo/: it brings a namespace of its own
 WAIT = ("--wait", "--timeout", "90s")
@@ -176,71 +180,57 @@ def watched(kube_cluster: Cluster, namespace: str) -> Iterator[str]:
         kube_cluster.run_kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def service_account_kubeconfig(cluster: Cluster, namespace: str, account: str, path: Path) -> Path:
-    """A kubeconfig holding a short-lived TokenRequest token of `account`: the operator's identity, not the admin."""
-    token = cluster.run_kubectl("create", "token", account, "-n", namespace, "--duration=10m").strip()
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": admin["clusters"],
-        "users": [{"name": account, "user": {"token": token}}],
-        "contexts": [{"name": "operator", "context": {"cluster": admin["clusters"][0]["name"], "user": account}}],
-        "current-context": "operator",
-    }
-    path.write_text(json.dumps(config))
-    return path
-
-
 def test_a_namespace_scoped_install_gives_the_operator_what_it_needs(
-    cluster_helm: Helm, kube_cluster: Cluster, namespace: str, watched: str, release: str, tmp_path: Path
+    cluster_helm: Helm,
+    kube_cluster: Cluster,
+    kube_api: client.ApiClient,
+    namespace: str,
+    watched: str,
+    release: str,
+    tmp_path: Path,
 ) -> None:
+    """Under the release's namespace-scoped identity (Roles in the watched namespace only), the operator provisions
+    a token, rolls its consumer and completes a Bridge rotation there, and never touches another namespace."""
     install(cluster_helm, release, namespace, "--set", f"watchNamespaces={{{watched}}}")
-    name = f"{release}-snyk-broker-operator"
-    kubeconfig = service_account_kubeconfig(kube_cluster, namespace, name, tmp_path / "operator.kubeconfig")
-    connection = {
+    account = f"{release}-snyk-broker-operator"
+    kubeconfig = identity.write_kubeconfig(
+        kube_cluster, tmp_path / "operator.kubeconfig", account=account, namespace=namespace
+    )
+    unwatched_probe = {
         "apiVersion": "snykbroker.dev/v1alpha1",
         "kind": "SnykConnection",
         "metadata": {"name": "probe"},
-        # No such Secret: the operator reports that in status without calling Snyk.
         "spec": {"apiUrl": "http://127.0.0.1:9", "apiTokenSecretRef": {"name": "missing"}},
     }
-    for each in (watched, namespace):
-        kube_cluster.run_kubectl("apply", "-n", each, "-f", "-", stdin=json.dumps(connection))
-    log = tmp_path / "operator.log"
-    with log.open("wb") as output:
-        operator = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "snyk_broker_operator",
-                "run",
-                "--namespace",
-                watched,
-                "--operator-namespace",
-                namespace,
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            # KUBECONFIG, not --kubeconfig: Kopf's login reads the kubernetes client's default location, which the
-            # client fixes from KUBECONFIG when it is imported, before the operator parses its flags.
-            env={**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"},
+    kube_cluster.run_kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(unwatched_probe))
+    with SimulatorThread(world.seed(), random_seed=7) as simulator:
+        operator = OperatorProcess(
+            kube_cluster,
+            namespaces=[watched],
+            operator_namespace=namespace,
+            log_path=tmp_path / "operator.log",
+            kubeconfig=kubeconfig,
         )
-    try:
-        kube_cluster.run_kubectl(
-            "wait",
-            "snykconnection/probe",
-            "-n",
-            watched,
-            "--for=jsonpath={.status.observedGeneration}=1",
-            "--timeout=60s",
-        )
-        time.sleep(1)  # the unwatched namespace's object would have been handled at the same time
-        assert operator.poll() is None, log.read_text()[-3000:]
-    finally:
-        operator.terminate()
-        operator.wait(timeout=30)
-    text = log.read_text()
-    assert "Forbidden" not in text, text[-3000:]
+        env = Env(watched, kube_api, kube_cluster, simulator, world.SimulatorAdmin(simulator.admin_url), operator)
+        env.create_secret("snyk-api-token", {"apiToken": world.GROUP_KEY})
+        api_url = simulator.base_url.removesuffix("/v1")
+        connection = {"apiUrl": api_url, "apiTokenSecretRef": {"name": "snyk-api-token"}}
+        env.create("snykconnections", {**unwatched_probe, "metadata": {"name": "snyk"}, "spec": connection})
+        create_deployment(env, broker_client("scoped-broker", replicas=1))
+        env.create("brokertokens", broker_token("broker", secret={"name": "broker"}))
+        operator.start()
+        try:
+            before = wait_ready_and_current(env, "broker", consumers={"scoped-broker"}, timeout=60)
+            request_rotation(env, "broker", "2030-01-01T00:00:00Z")
+            wait_rotation_complete(
+                env, "broker", revision=before["revision"] + 1, consumers={"scoped-broker"}, timeout=90
+            )
+            assert_no_secret_leaked(env)
+        finally:
+            release_objects(env)
+            operator.stop()
+            env.sim.close()
+    text = operator.log_text()
+    assert "Forbidden" not in text and "Traceback" not in text, text[-3000:]
     unwatched = get_json(kube_cluster, "snykconnection", "probe", "-n", namespace)
     assert "status" not in unwatched, "the operator must not touch a namespace it does not watch"
