@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from snyk_broker_operator.models.base import ApiModel, ObservedModel
 from snyk_broker_operator.models.common import (
@@ -75,10 +75,11 @@ class ApiTokenSecretRef(ApiModel):
 class RequestBudget(ApiModel):
     """Limits on the requests made with this API key, shared by every BrokerToken using the key."""
 
-    requests_per_minute: int | None = Field(
+    # StrictInt: the API server refuses "600" (a string) for an integer field, so the models must not coerce it.
+    requests_per_minute: StrictInt | None = Field(
         default=None, ge=1, le=2000, description="Most requests per minute (1 to 2000). Default: 600."
     )
-    max_concurrency: int | None = Field(
+    max_concurrency: StrictInt | None = Field(
         default=None, ge=1, le=64, description="Most requests in flight at once (1 to 64). Default: 4."
     )
 

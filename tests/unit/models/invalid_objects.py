@@ -250,6 +250,11 @@ INVALID_OBJECTS: list[tuple[str, Object, str]] = [
         "should be less than or equal to 2000",
     ),
     (
+        "a SnykConnection whose request budget is a string of digits is refused, not coerced",
+        _connection("string-requests-per-minute", requestBudget={"requestsPerMinute": "600"}),
+        "spec.requestBudget.requestsPerMinute in body must be of type integer",
+    ),
+    (
         "a SnykConnection with a concurrency of 65 is refused",
         _connection("too-much-concurrency", requestBudget={"maxConcurrency": 65}),
         "should be less than or equal to 64",
