@@ -2,7 +2,8 @@
 
 The local control plane is started by `hack/local-cluster up` (or reused when it already runs) and stopped at the
 end of the session only if this session started it. `SBO_USE_EXISTING_CLUSTER=1` with `KUBECONFIG` runs the same
-tests against a cluster the user already has (kind, k3d); nothing here ever fakes the Kubernetes API.
+tests against a cluster the user already has (kind, k3d); nothing here ever fakes the Kubernetes API. Only the local
+control plane's processes can be restarted (outage tests): they are ours, an existing cluster's are not.
 """
 
 from __future__ import annotations
@@ -44,9 +45,23 @@ class Cluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
         return result.stdout
 
+    def restart_component(self, name: str, *, kill: bool = False, down_for: float = 0.0) -> None:
+        """Stop one control-plane process (SIGTERM, or SIGKILL with `kill`), keep it down `down_for` seconds, and
+        start it again with the same arguments, ports and data; returns once it is healthy again."""
+        if not self.local:
+            raise RuntimeError(
+                f"cannot restart {name}: only the local control plane (hack/local-cluster) runs processes the tests "
+                "own, and this session uses an existing cluster (SBO_USE_EXISTING_CLUSTER=1)"
+            )
+        args = ["restart", name, *(["--kill"] if kill else []), *(["--down-for", str(down_for)] if down_for else [])]
+        # The script's own bounds (stop grace, then the startup timeout) end it well within this.
+        result = _local(*args, timeout=down_for + 180)
+        if result.returncode != 0:
+            raise AssertionError(f"hack/local-cluster {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
 
-def _local(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(LOCAL_CLUSTER), *args], capture_output=True, text=True, check=False)
+
+def _local(*args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LOCAL_CLUSTER), *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def acquire() -> Cluster:
