@@ -47,7 +47,6 @@ from snyk_broker_operator.adapters.snyk import (
     ProvisionalToken,
     ProvisionalTokenOutstandingError,
     SnykCall,
-    SnykError,
 )
 from snyk_broker_operator.engine import cycle
 from snyk_broker_operator.engine.context import no_failpoint
@@ -436,7 +435,8 @@ class LedgerEntry:
 
 @dataclasses.dataclass(frozen=True)
 class _Fault:
-    error: SnykError
+    # A SnykError; or a BaseException such as the crash tests' Killed, which stops the pass as SIGKILL would.
+    error: BaseException
     # True: the call takes effect, then the error is raised (an answer lost on the way back).
     applied: bool
     # Run just before the call is served (someone else acting in Snyk at that moment).
@@ -471,7 +471,7 @@ class FakeSnyk:
     def fail_next(
         self,
         call: SnykCall,
-        error: SnykError,
+        error: BaseException,
         *,
         applied: bool = False,
         before: Callable[[], None] | None = None,

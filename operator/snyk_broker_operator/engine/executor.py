@@ -111,6 +111,13 @@ async def _inspect(action: actions.InspectShareTarget, observed: Observed, snyk:
 
 async def _clone(action: actions.CloneIntegration, observed: Observed, ctx: StepContext, snyk: SnykApi) -> Observed:
     destination = action.destination_org_id
+    started = observed.custody
+    assert started is not None
+    if destination not in started.clones_started:
+        # Recorded before the call, like a rotation's provision: a lost answer must not turn our clone into a conflict.
+        started = custody.with_clone_started(started, org_id=destination)
+        await ctx.persist_custody(started)
+        observed = dataclasses.replace(observed, custody=started)
     try:
         new_id = await snyk.clone_integration(
             org_id=action.org_id, integration_id=action.integration_id, destination_org_id=destination
@@ -118,14 +125,12 @@ async def _clone(action: actions.CloneIntegration, observed: Observed, ctx: Step
     except AmbiguousError:
         # The clone may have happened: look again before deciding anything (never a blind second clone).
         logger.warning("Clone into org %s ended ambiguously; re-observing", destination)
-        return dataclasses.replace(
-            observed,
-            share_targets=_forget(observed, destination),
-            ambiguous_clones=observed.ambiguous_clones | {destination},
-        )
+        return dataclasses.replace(observed, share_targets=_forget(observed, destination))
     except IntegrationConflictError:
         # Someone added an integration of this type since the look-up: look again and record it as theirs.
-        return dataclasses.replace(observed, share_targets=_forget(observed, destination))
+        record = custody.without_clone_started(started, org_id=destination)
+        await ctx.persist_custody(record)
+        return dataclasses.replace(observed, custody=record, share_targets=_forget(observed, destination))
     share = actions.RecordShare(destination_org_id=destination, integration_id=new_id, ours=True)
     return await _record_share(share, observed, ctx)
 

@@ -77,6 +77,9 @@ class CustodyAnnotation:
     REVISION: Final = f"{GROUP}/revision"
     SHARED_WITH: Final = f"{GROUP}/shared-with"
     SHARE_CONFLICTS: Final = f"{GROUP}/share-conflicts"
+    # Orgs a clone call was sent for and not yet recorded: written before the call, so that a clone whose answer
+    # was lost (a timeout, or the operator killed) is recognised as ours after a restart, not as a conflict.
+    CLONES_STARTED: Final = f"{GROUP}/clones-started"
     LAST_ROTATE_REQUEST: Final = f"{GROUP}/last-rotate-request"
 
 

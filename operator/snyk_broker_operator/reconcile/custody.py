@@ -41,6 +41,7 @@ def after_enable(
         revision=max(1, previous.revision if previous else 0),
         clones=previous.clones if previous is not None and same_integration else {},
         conflicts=previous.conflicts if previous is not None and same_integration else {},
+        clones_started=previous.clones_started if previous is not None and same_integration else frozenset(),
         last_rotate_request=rotate_request,
     )
 
@@ -68,14 +69,31 @@ def after_promote(previous: Custody, *, provisional: SecretStr, now: datetime) -
     return dataclasses.replace(previous, token=provisional, revision=previous.revision + 1, issued_at=now)
 
 
+def with_clone_started(previous: Custody, *, org_id: str) -> Custody:
+    """Custody recording that a clone into `org_id` is about to be asked for: an integration found there later, whose
+    clone answer never arrived, is ours."""
+    return dataclasses.replace(previous, clones_started=previous.clones_started | {org_id})
+
+
+def without_clone_started(previous: Custody, *, org_id: str) -> Custody:
+    """Custody once Snyk said the clone into `org_id` did not happen (someone else's integration was there first)."""
+    return dataclasses.replace(previous, clones_started=previous.clones_started - {org_id})
+
+
 def with_clone(previous: Custody, *, org_id: str, integration_id: str) -> Custody:
     """Custody recording our clone of the integration in another org (it shares the token)."""
-    return dataclasses.replace(previous, clones={**previous.clones, org_id: integration_id})
+    return dataclasses.replace(
+        previous, clones={**previous.clones, org_id: integration_id}, clones_started=previous.clones_started - {org_id}
+    )
 
 
 def with_conflict(previous: Custody, *, org_id: str, integration_id: str) -> Custody:
     """Custody recording that another org already had an integration of this type, left as it is."""
-    return dataclasses.replace(previous, conflicts={**previous.conflicts, org_id: integration_id})
+    return dataclasses.replace(
+        previous,
+        conflicts={**previous.conflicts, org_id: integration_id},
+        clones_started=previous.clones_started - {org_id},
+    )
 
 
 def with_rotate_request(previous: Custody, request: str | None) -> Custody:

@@ -69,6 +69,7 @@ def custody_secret(desired: Desired, custody: Custody) -> dict[str, Any]:
         CustodyAnnotation.REVISION: str(custody.revision),
         CustodyAnnotation.SHARED_WITH: json.dumps(dict(sorted(custody.clones.items()))),
         CustodyAnnotation.SHARE_CONFLICTS: json.dumps(dict(sorted(custody.conflicts.items()))),
+        CustodyAnnotation.CLONES_STARTED: json.dumps(sorted(custody.clones_started)),
         CustodyAnnotation.LAST_ROTATE_REQUEST: custody.last_rotate_request or "",
     }
     return {
@@ -99,6 +100,7 @@ def parse_custody(secret: Mapping[str, Any] | None) -> Custody | None:
         revision=_int(annotations.get(CustodyAnnotation.REVISION)),
         clones=_json_map(annotations.get(CustodyAnnotation.SHARED_WITH)),
         conflicts=_json_map(annotations.get(CustodyAnnotation.SHARE_CONFLICTS)),
+        clones_started=_json_set(annotations.get(CustodyAnnotation.CLONES_STARTED)),
         last_rotate_request=annotations.get(CustodyAnnotation.LAST_ROTATE_REQUEST) or None,
     )
 
@@ -190,6 +192,16 @@ def _json_map(value: str | None) -> dict[str, str]:
     except json.JSONDecodeError:
         return {}
     return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+
+
+def _json_set(value: str | None) -> frozenset[str]:
+    if not value:
+        return frozenset()
+    try:
+        loaded = json.loads(value)
+    except json.JSONDecodeError:
+        return frozenset()
+    return frozenset(str(item) for item in loaded) if isinstance(loaded, list) else frozenset()
 
 
 def _labels(desired: Desired, role: str) -> dict[str, str]:

@@ -48,6 +48,8 @@ class Custody:
     revision: int
     clones: Mapping[str, str] = dataclasses.field(default_factory=dict)
     conflicts: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # Orgs a clone call went out for and whose result is not recorded yet (see CustodyAnnotation.CLONES_STARTED).
+    clones_started: frozenset[str] = frozenset()
     # The last snykbroker.dev/rotate-requested-at value acted on (or already present when the token was obtained).
     last_rotate_request: str | None = None
 
@@ -70,8 +72,6 @@ class Observed:
     integration_missing: bool = False
     # Share targets looked up in this reconcile: org id -> id of its integration of our type, or None.
     share_targets: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
-    # Orgs whose clone call ended ambiguously in this reconcile: the next look-up settles what happened.
-    ambiguous_clones: frozenset[str] = frozenset()
     # The Deployments and StatefulSets that consume the token.
     consumers: tuple[Workload, ...] = ()
     # A rotation in progress, and the bridge Deployments it runs.

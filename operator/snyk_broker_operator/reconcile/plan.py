@@ -245,9 +245,9 @@ def _share(desired: Desired, observed: Observed, custody: Custody) -> actions.Ac
             return actions.InspectShareTarget(org_id=org_id, integration_type=custody.integration_type)
         existing = observed.share_targets[org_id]
         if existing is not None:
-            # After an ambiguous clone, an integration that was absent before the call is the clone.
+            # After a clone whose answer was lost (even across a restart), the integration found there is the clone.
             return actions.RecordShare(
-                destination_org_id=org_id, integration_id=existing, ours=org_id in observed.ambiguous_clones
+                destination_org_id=org_id, integration_id=existing, ours=org_id in custody.clones_started
             )
         return actions.CloneIntegration(
             org_id=desired.org_id, integration_id=custody.integration_id, destination_org_id=org_id

@@ -14,7 +14,7 @@ from snyk_broker_operator.adapters.snyk import SnykCall
 from snyk_broker_operator.engine import failpoints
 from snyk_broker_operator.engine.ports import Failpoint
 from snyk_broker_operator.models import fingerprint_of
-from support.fakes import GITHUB, NAME, World
+from support.fakes import GITHUB, NAME, ORG_B, World
 
 CONSUMERS = ("crash-a", "crash-b")
 ROTATION = f"{NAME}-snykbroker-rotation"
@@ -104,3 +104,19 @@ async def test_a_rotation_stopped_at_a_crash_point_completes_with_one_provisione
     assert ROTATION not in world.secrets.names()
     assert not any(name.endswith("-snykbroker-bridge") for name in world.workloads.names())
     assert all(token_of(i.token) != old for i in world.snyk.integrations.values()), "Snyk still routes the old token"
+
+
+async def test_a_share_whose_clone_answer_was_lost_to_a_crash_is_recorded_as_ours_after_the_restart(
+    world: World,
+) -> None:
+    world.add_broker_token(shareWith=[{"orgId": ORG_B}])
+    world.snyk.fail_next(SnykCall.CLONE_INTEGRATION, Killed("after the clone"), applied=True)
+
+    with pytest.raises(Killed):
+        await world.settle()
+    await world.settle(world.deps())  # the restart: the clone happened at Snyk, the operator never heard of it
+
+    (entry,) = world.status()["sharedWith"]
+    assert (entry["state"], entry["integrationId"]) == ("Shared", world.snyk.orgs[ORG_B]["github"])
+    assert len(world.snyk.calls(SnykCall.CLONE_INTEGRATION)) == 1
+    assert "ShareConflict" not in world.events.reasons()

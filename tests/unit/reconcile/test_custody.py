@@ -160,3 +160,34 @@ def test_with_rotate_request(request_value: str | None, recorded: str) -> None:
     if request_value is None:
         assert after is SHARED
     assert (after.token, after.revision, after.clones) == (SHARED.token, SHARED.revision, SHARED.clones)
+
+
+def test_a_clone_started_is_recorded_and_ends_with_its_clone_or_its_conflict() -> None:
+    started = custody.with_clone_started(SHARED, org_id=NEW_ORG)
+    assert started.clones_started == {NEW_ORG} and started.clones == SHARED.clones
+    assert custody.with_clone(started, org_id=NEW_ORG, integration_id=NEW_CLONE).clones_started == frozenset()
+    assert custody.with_conflict(started, org_id=NEW_ORG, integration_id=THEIRS).clones_started == frozenset()
+    assert custody.without_clone_started(started, org_id=NEW_ORG) == SHARED
+
+
+def test_a_clone_started_carries_over_a_repeated_enable_of_the_same_integration_only() -> None:
+    started = custody.with_clone_started(SHARED, org_id=NEW_ORG)
+    again = custody.after_enable(
+        started,
+        token=TOKEN,
+        origin="o",
+        integration_id=INTEGRATION,
+        integration_type="github",
+        now=NOW,
+        rotate_request=None,
+    )
+    other = custody.after_enable(
+        started,
+        token=TOKEN,
+        origin="o",
+        integration_id=OTHER_INTEGRATION,
+        integration_type="github",
+        now=NOW,
+        rotate_request=None,
+    )
+    assert (again.clones_started, other.clones_started) == (frozenset({NEW_ORG}), frozenset())

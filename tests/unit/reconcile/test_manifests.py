@@ -44,7 +44,10 @@ from support.reconcile_builders import (
 TEAM = OTHER_ORG
 DESIRED = desired(generation=3, share_with=(TEAM,), secret_labels={"team": "platform"})
 CUSTODY = custody(
-    origin="org/x/integration/type:github", issued_at=datetime(2026, 11, 29, 11, tzinfo=UTC), clones={TEAM: CLONE}
+    origin="org/x/integration/type:github",
+    issued_at=datetime(2026, 11, 29, 11, tzinfo=UTC),
+    clones={TEAM: CLONE},
+    clones_started=frozenset({"0c000000-0000-4000-8000-00000000000c"}),
 )
 ROTATION_SECRET = rotation_secret_name(DESIRED.name)
 
@@ -132,6 +135,9 @@ def custody_body(data: dict[str, str] | None = None, **annotations: str) -> dict
         (custody_body(shared_with='["a list"]'), "clones", {}),
         (custody_body(shared_with='{"org": 7}'), "clones", {"org": "7"}),
         (custody_body(share_conflicts="null"), "conflicts", {}),
+        (custody_body(clones_started="{not json"), "clones_started", frozenset()),
+        (custody_body(clones_started='{"a": "map"}'), "clones_started", frozenset()),
+        (custody_body(clones_started=""), "clones_started", frozenset()),
         (custody_body(issued_at="yesterday"), "issued_at", None),
         (custody_body(origin="", last_rotate_request=""), "origin", None),
         ({"metadata": {}}, "revision", 0),
@@ -147,6 +153,9 @@ def custody_body(data: dict[str, str] | None = None, **annotations: str) -> dict
         "a shared-with annotation that is not a JSON object is no clones",
         "shared-with values are read as strings",
         "a share-conflicts annotation of null is no conflicts",
+        "a clones-started annotation that is not JSON is no clone started",
+        "a clones-started annotation that is not a JSON list is no clone started",
+        "an empty clones-started annotation is no clone started",
         "an issued-at annotation that is no time is never",
         "empty annotations are no value",
         "a Secret without annotations or data is an empty record",

@@ -252,11 +252,10 @@ def test_an_org_that_already_has_the_integration_is_recorded_not_overwritten() -
     )
 
 
-def test_after_an_ambiguous_clone_the_integration_found_is_taken_as_the_clone() -> None:
+def test_after_a_clone_whose_answer_was_lost_the_integration_found_is_taken_as_the_clone() -> None:
     want = desired(share_with=(OTHER_ORG,))
-    observed = dataclasses.replace(
-        converged(want), share_targets={OTHER_ORG: "new-id"}, ambiguous_clones=frozenset({OTHER_ORG})
-    )
+    custody = custody_for(want, clones_started=frozenset({OTHER_ORG}))
+    observed = Observed(custody=custody, consumer=consumer_for(want), source=None, share_targets={OTHER_ORG: "new-id"})
     assert decide(want, observed, now=NOW).actions == (
         actions.RecordShare(destination_org_id=OTHER_ORG, integration_id="new-id", ours=True),
     )
