@@ -1,14 +1,15 @@
 """A Snyk v1 API simulator: a real HTTP server for tests and demos, used only when pointed at.
 
-It serves the broker-token endpoints of ``https://api.snyk.io/v1`` (auth, integrations, enable broker,
-provision/switch token, clone) over an in-memory world read from a seed file, with per-key rate limiting,
-fault injection and an unauthenticated admin API under ``/_sim`` that reports every token issued and every
-call served. See ``docs/snyk-simulator.md``.
+It serves the broker-token endpoints of ``https://api.snyk.io/v1`` (auth, orgs, integrations and their
+settings, add integration, enable broker, provision/switch token, clone) over an in-memory world read from a
+seed file, with per-key rate limiting, fault injection and an unauthenticated admin API under ``/_sim`` that
+reports every token issued and every call served. See ``docs/snyk-simulator.md``.
 
-Modules: :mod:`.seed` (seed model) -> :mod:`.state` (the world) -> :mod:`.operations` (v1 semantics) and
-:mod:`.views` (the admin view); :mod:`.faults` and :mod:`.ratelimit` (per-request policies); :mod:`.names`
-and :mod:`.errors` (shared vocabulary); :mod:`.context`, :mod:`.app`, :mod:`.admin` (HTTP); :mod:`.server`
-(start/stop). It shares no code with the operator (an import-linter contract).
+Modules: :mod:`.seed` (seed model) -> :mod:`.state` (the world; :mod:`.integration_settings` for each
+integration's settings) -> :mod:`.operations` (v1 semantics) and :mod:`.views` (the admin view); :mod:`.faults`
+and :mod:`.ratelimit` (per-request policies); :mod:`.names` and :mod:`.errors` (shared vocabulary);
+:mod:`.context`, :mod:`.app`, :mod:`.admin` (HTTP); :mod:`.server` (start/stop). It shares no code with the
+operator (an import-linter contract).
 """
 
 from snyk_broker_operator.simulator.context import Simulation

@@ -15,7 +15,7 @@ import pydantic
 from aiohttp import web
 from pydantic.alias_generators import to_camel
 
-from snyk_broker_operator.simulator import errors, faults, operations, state, views
+from snyk_broker_operator.simulator import errors, faults, operations, seed, state, views
 from snyk_broker_operator.simulator.context import SIMULATION, error_response, json_response
 from snyk_broker_operator.simulator.names import TokenOrigin
 
@@ -29,6 +29,7 @@ class _KeyRequest(pydantic.BaseModel):
     group: str | None = None
     orgs: list[str] | None = None
     username: str | None = None
+    email: str | None = pydantic.Field(default=None, pattern=seed.EMAIL_PATTERN)
     revoked: bool = False
 
 
@@ -99,7 +100,7 @@ def _add_key(world: state.World, body: _KeyRequest) -> state.ApiKeyRecord:
     unknown_orgs = [org_id for org_id in body.orgs or () if org_id not in world.orgs]
     if unknown_orgs:
         raise _bad_request(f"Orgs not in the simulated world: {', '.join(unknown_orgs)}")
-    return world.add_key(body.key, group_id=body.group, org_ids=body.orgs, username=body.username)
+    return world.add_key(body.key, group_id=body.group, org_ids=body.orgs, username=body.username, email=body.email)
 
 
 async def _provisional(request: web.Request) -> web.Response:

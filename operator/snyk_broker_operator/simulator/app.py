@@ -32,11 +32,13 @@ Action = Callable[[Simulation, str | None, "ParsedRequest"], dict[str, Any] | No
 
 
 class ParsedRequest:
-    """The parts of a request the operations need: path parameters and the JSON body (if any)."""
+    """The parts of a request the operations need: path parameters, the JSON body (if any), and the site URL."""
 
-    def __init__(self, match_info: dict[str, str], body: Any) -> None:
+    def __init__(self, match_info: dict[str, str], body: Any, site_url: str) -> None:
         self.match_info = match_info
         self.body = body
+        # scheme://host[:port] the client reached; GET /orgs builds each org's url on it, as Snyk does on its host.
+        self.site_url = site_url
 
     def param(self, name: str) -> str:
         return self.match_info[name]
@@ -47,12 +49,16 @@ def build_app(simulation: Simulation) -> web.Application:
     app[SIMULATION] = simulation
     routes = [
         ("GET", API_PREFIX + "/user/me", EndpointName.USER_ME, _user_me),
+        ("GET", API_PREFIX + "/orgs", EndpointName.LIST_ORGS, _list_orgs),
         ("GET", API_PREFIX + "/org/{orgId}/integrations", EndpointName.LIST_INTEGRATIONS, _list),
+        ("POST", API_PREFIX + "/org/{orgId}/integrations", EndpointName.ADD_INTEGRATION, _add),
         ("GET", API_PREFIX + "/org/{orgId}/integrations/{type}", EndpointName.GET_INTEGRATION_BY_TYPE, _by_type),
         ("PUT", _INTEGRATION, EndpointName.UPDATE_INTEGRATION, _update),
         ("POST", _INTEGRATION + "/authentication/provision-token", EndpointName.PROVISION_TOKEN, _provision),
         ("POST", _INTEGRATION + "/authentication/switch-token", EndpointName.SWITCH_TOKEN, _switch),
         ("POST", _INTEGRATION + "/clone", EndpointName.CLONE_INTEGRATION, _clone),
+        ("GET", _INTEGRATION + "/settings", EndpointName.GET_INTEGRATION_SETTINGS, _get_settings),
+        ("PUT", _INTEGRATION + "/settings", EndpointName.UPDATE_INTEGRATION_SETTINGS, _update_settings),
     ]
     for method, path, endpoint, action in routes:
         app.router.add_route(method, path, _handler(endpoint, action))
@@ -88,7 +94,7 @@ async def _serve(request: web.Request, endpoint: EndpointName, action: Action) -
     if plan.outcome is faults.Outcome.ERROR and plan.error_status is not None:
         error = errors.V1Error(HTTPStatus(plan.error_status), "Simulated failure (fault injection)")
         return _respond_error(request, endpoint, key, error, plan.retry_after_seconds, fault="error")
-    parsed = ParsedRequest(dict(request.match_info), await _json_body(request))
+    parsed = ParsedRequest(dict(request.match_info), await _json_body(request), f"{request.scheme}://{request.host}")
     try:
         record = simulation.world.authenticate(key)
         if not simulation.limiter.allow(record.fingerprint):
@@ -177,8 +183,16 @@ def _user_me(simulation: Simulation, key: str | None, request: ParsedRequest) ->
     return operations.user_me(simulation.world, key=key)
 
 
+def _list_orgs(simulation: Simulation, key: str | None, request: ParsedRequest) -> dict[str, Any]:
+    return operations.list_orgs(simulation.world, key=key, site_url=request.site_url)
+
+
 def _list(simulation: Simulation, key: str | None, request: ParsedRequest) -> dict[str, Any]:
     return operations.list_integrations(simulation.world, key=key, org_id=request.param("orgId"))
+
+
+def _add(simulation: Simulation, key: str | None, request: ParsedRequest) -> dict[str, Any]:
+    return operations.add_integration(simulation.world, key=key, org_id=request.param("orgId"), body=request.body)
 
 
 def _by_type(simulation: Simulation, key: str | None, request: ParsedRequest) -> dict[str, Any]:
@@ -211,6 +225,22 @@ def _switch(simulation: Simulation, key: str | None, request: ParsedRequest) -> 
 
 def _clone(simulation: Simulation, key: str | None, request: ParsedRequest) -> dict[str, Any]:
     return operations.clone_integration(
+        simulation.world,
+        key=key,
+        org_id=request.param("orgId"),
+        integration_id=request.param("integrationId"),
+        body=request.body,
+    )
+
+
+def _get_settings(simulation: Simulation, key: str | None, request: ParsedRequest) -> dict[str, Any]:
+    return operations.get_integration_settings(
+        simulation.world, key=key, org_id=request.param("orgId"), integration_id=request.param("integrationId")
+    )
+
+
+def _update_settings(simulation: Simulation, key: str | None, request: ParsedRequest) -> dict[str, Any]:
+    return operations.update_integration_settings(
         simulation.world,
         key=key,
         org_id=request.param("orgId"),

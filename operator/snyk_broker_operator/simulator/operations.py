@@ -8,10 +8,11 @@ requests and calls these; every failure is a :class:`.errors.V1Error`.
 
 from __future__ import annotations
 
+import copy
 from http import HTTPStatus
 from typing import Any
 
-from snyk_broker_operator.simulator import errors, state
+from snyk_broker_operator.simulator import errors, integration_settings, seed, state
 from snyk_broker_operator.simulator.names import TokenKind, TokenOrigin
 
 JsonObject = dict[str, Any]
@@ -22,10 +23,33 @@ def user_me(world: state.World, *, key: str | None) -> JsonObject:
     return {
         "id": record.user_id,
         "username": record.username,
+        "email": record.email,
         "orgs": [
             {"id": org.id, "name": org.name, "group": _group_view(world, org.group_id)}
             for org in world.accessible_orgs(record)
         ],
+    }
+
+
+def list_orgs(world: state.World, *, key: str | None, site_url: str) -> JsonObject:
+    """The orgs the key can use, as Snyk's ``GET /orgs`` lists them; ``url`` is ``site_url`` + ``/org/{slug}``.
+
+    Snyk's example puts that URL on the API's own host (``https://api.snyk.io/org/my-other-org``), so the
+    simulator puts it on the host the request reached. Every simulated org is in a group, so ``group`` is always
+    an object here; Snyk sends null for a personal org, which the seed cannot describe.
+    """
+    record = world.authenticate(key)
+    return {
+        "orgs": [
+            {
+                "name": org.name,
+                "id": org.id,
+                "slug": org.slug,
+                "url": f"{site_url.rstrip('/')}/org/{org.slug}",
+                "group": {"name": world.groups[org.group_id].name, "id": org.group_id},
+            }
+            for org in world.accessible_orgs(record)
+        ]
     }
 
 
@@ -36,10 +60,67 @@ def list_integrations(world: state.World, *, key: str | None, org_id: str) -> Js
 
 def get_integration_by_type(world: state.World, *, key: str | None, org_id: str, integration_type: str) -> JsonObject:
     org = _accessible_org(world, key=key, org_id=org_id)
-    for integration in world.integrations_of_org(org.id):
-        if integration.type == integration_type:
-            return {"id": integration.id}
-    raise errors.V1Error(HTTPStatus.NOT_FOUND, f"No {integration_type} integration found in org {org.id}")
+    integration = world.integration_of_type(org.id, integration_type)
+    if integration is None:
+        raise errors.V1Error(HTTPStatus.NOT_FOUND, f"No {integration_type} integration found in org {org.id}")
+    return {"id": integration.id}
+
+
+def add_integration(world: state.World, *, key: str | None, org_id: str, body: Any) -> JsonObject:
+    """Create an integration: brokered (answering its first broker token) or with credentials (answering its id).
+
+    The two documented bodies are ``{"type", "broker": {"enabled": true}}`` and ``{"type", "credentials": {...}}``.
+    ``broker.enabled: false`` is a non-brokered integration and so needs ``credentials``, as the update call does.
+    """
+    org = _accessible_org(world, key=key, org_id=org_id)
+    fields = _object_body(body)
+    integration_type = fields.get("type")
+    if not isinstance(integration_type, str):
+        raise _bad_request("Body must contain the integration 'type'")
+    if integration_type not in seed.KNOWN_INTEGRATION_TYPES:
+        raise _bad_request(f"Unknown integration type {integration_type!r}")
+    brokered = _requested_broker_state(fields)
+    if not brokered and not isinstance(fields.get("credentials"), dict):
+        raise _bad_request("A non-brokered integration needs 'credentials'; to broker it send broker.enabled=true")
+    existing = world.integration_of_type(org.id, integration_type)
+    if existing is not None:
+        raise errors.V1Error(
+            HTTPStatus.CONFLICT, f"Org {org.id} already has a {integration_type} integration ({existing.id})"
+        )
+    integration = state.Integration(
+        id=world.new_uuid(), type=integration_type, org_id=org.id, group_id=org.group_id, broker_enabled=False
+    )
+    world.integrations[integration.id] = integration
+    if brokered:
+        return _enable_broker(world, integration)
+    # Credentials are accepted and not modelled further, as for the update call.
+    return {"id": integration.id}
+
+
+def _requested_broker_state(fields: dict[str, Any]) -> bool:
+    broker = fields.get("broker")
+    if broker is None:
+        return False
+    if not isinstance(broker, dict) or not isinstance(broker.get("enabled"), bool):
+        raise _bad_request("'broker' must be an object with a boolean 'enabled'")
+    enabled: bool = broker["enabled"]
+    return enabled
+
+
+def get_integration_settings(world: state.World, *, key: str | None, org_id: str, integration_id: str) -> JsonObject:
+    org = _accessible_org(world, key=key, org_id=org_id)
+    return copy.deepcopy(world.integration(org, integration_id).settings)
+
+
+def update_integration_settings(
+    world: state.World, *, key: str | None, org_id: str, integration_id: str, body: Any
+) -> JsonObject:
+    """Merge the given settings into the integration's (what is left out keeps its value) and return them all."""
+    org = _accessible_org(world, key=key, org_id=org_id)
+    integration = world.integration(org, integration_id)
+    changes = integration_settings.parse_update(body)
+    integration.settings = integration_settings.merge(integration.settings, changes)
+    return copy.deepcopy(integration.settings)
 
 
 def update_integration(
@@ -120,7 +201,7 @@ def switch_token(world: state.World, *, key: str | None, org_id: str, integratio
 def clone_integration(
     world: state.World, *, key: str | None, org_id: str, integration_id: str, body: Any
 ) -> JsonObject:
-    """Copy type, broker state and active token into another org of the same group."""
+    """Copy type, broker state, active token and settings into another org of the same group."""
     record = world.authenticate(key)
     source_org = world.org(org_id)
     world.require_access(record, source_org)
@@ -134,12 +215,12 @@ def clone_integration(
     world.require_access(record, destination)
     if destination.group_id != source_org.group_id:
         raise _bad_request(f"Destination org {destination.id} is not in the same group as org {source_org.id}")
-    for existing in world.integrations_of_org(destination.id):
-        if existing.type == integration.type:
-            raise errors.V1Error(
-                HTTPStatus.CONFLICT,
-                f"Destination org {destination.id} already has a {integration.type} integration ({existing.id})",
-            )
+    existing = world.integration_of_type(destination.id, integration.type)
+    if existing is not None:
+        raise errors.V1Error(
+            HTTPStatus.CONFLICT,
+            f"Destination org {destination.id} already has a {integration.type} integration ({existing.id})",
+        )
     clone = state.Integration(
         id=world.new_uuid(),
         type=integration.type,
@@ -147,6 +228,8 @@ def clone_integration(
         group_id=destination.group_id,
         broker_enabled=integration.broker_enabled,
         token=integration.token,
+        # Snyk documents that a clone carries the settings and credentials; credentials are not modelled, settings are.
+        settings=copy.deepcopy(integration.settings),
     )
     world.integrations[clone.id] = clone
     return {"newIntegrationId": clone.id}

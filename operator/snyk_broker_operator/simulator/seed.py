@@ -8,6 +8,8 @@ with its location (``groups[0].orgs[1].id: ...``), so a demo author can fix the 
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from importlib import resources
@@ -57,6 +59,31 @@ KNOWN_INTEGRATION_TYPES = frozenset(
 )
 
 
+# Snyk's REST API documents org slugs as matching this pattern, at most 100 characters (the v1 API shows the same
+# slugs). A seed's explicit slug must fit them; a derived one always does.
+SLUG_PATTERN = r"^[\w.-]+$"
+SLUG_MAX_LENGTH = 100
+
+# A loose shape check for a seeded user email: something@something, no spaces. It catches a key pasted into the
+# wrong field; the simulator never sends mail.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+
+
+def derive_slug(name: str, org_id: uuid.UUID) -> str:
+    """The slug of an org whose seed gives none: its name in kebab case, as Snyk's examples show.
+
+    Snyk's documented examples pair "My Other Org" with ``my-other-org`` and "defaultOrg" with ``default-org``, so
+    word boundaries, including a lower-to-upper case change, become single hyphens (Snyk does not document its
+    rule; this one reproduces its examples). A name with no letters or digits falls back to ``org-`` and the start
+    of the org id, so every org has a usable slug.
+    """
+    # Accents are dropped rather than the letters they sit on, so "Équipe" gives "equipe", not "quipe".
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+|[0-9]+", ascii_name)
+    slug = "-".join(word.lower() for word in words)[:SLUG_MAX_LENGTH].strip("-")
+    return slug or f"org-{org_id.hex[:8]}"
+
+
 class SeedError(ValueError):
     """A seed file that cannot be used; the message says what is wrong and where."""
 
@@ -93,6 +120,8 @@ class SeedIntegration(_SeedModel):
 class SeedOrg(_SeedModel):
     id: uuid.UUID
     name: str = pydantic.Field(min_length=1)
+    # Optional: the org's URL name in GET /orgs. Without it, one is derived from the name (see Seed.org_slugs).
+    slug: str | None = pydantic.Field(default=None, pattern=SLUG_PATTERN, max_length=SLUG_MAX_LENGTH)
     integrations: tuple[SeedIntegration, ...] = ()
 
     @pydantic.model_validator(mode="after")
@@ -116,6 +145,8 @@ class SeedApiKey(_SeedModel):
     group: uuid.UUID | None = None
     orgs: tuple[uuid.UUID, ...] | None = None
     username: str | None = None
+    # Optional; shown by GET /user/me. Without it, the simulator derives one under the reserved .invalid domain.
+    email: str | None = pydantic.Field(default=None, pattern=EMAIL_PATTERN)
 
     @pydantic.model_validator(mode="after")
     def _exactly_one_scope(self) -> SeedApiKey:
@@ -132,9 +163,32 @@ class Seed(_SeedModel):
     @pydantic.model_validator(mode="after")
     def _consistent_references(self) -> Seed:
         problems = _duplicate_ids(self) + _dangling_key_scopes(self)
+        if not problems:
+            # org_slugs() is keyed by org id, so slugs are checked once the ids are known to be unique.
+            problems = _duplicate_slugs(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def org_slugs(self) -> dict[uuid.UUID, str]:
+        """Each org's slug: the seed's ``slug``, else one derived from the name, unique across the seed.
+
+        A slug names one org in Snyk's URLs, so it is unique. Given slugs are kept as they are (two equal ones are
+        a seed error). A derived slug that another org already has gets the org id's hex digits appended, so a
+        seed with two orgs of one name in two groups still loads.
+        """
+        orgs = [org for group in self.groups for org in group.orgs]
+        taken = {org.slug for org in orgs if org.slug is not None}
+        slugs: dict[uuid.UUID, str] = {}
+        for org in orgs:
+            slug = org.slug
+            if slug is None:
+                slug = derive_slug(org.name, org.id)
+                if slug in taken:
+                    slug = f"{slug[: SLUG_MAX_LENGTH - 33].rstrip('-')}-{org.id.hex}"
+                taken.add(slug)
+            slugs[org.id] = slug
+        return slugs
 
 
 def _duplicate_ids(seed: Seed) -> list[str]:
@@ -156,6 +210,19 @@ def _duplicate_ids(seed: Seed) -> list[str]:
     keys = [api_key.key for api_key in seed.api_keys]
     if len(keys) != len(set(keys)):
         problems.append("an API key is listed more than once")
+    return problems
+
+
+def _duplicate_slugs(seed: Seed) -> list[str]:
+    # Given slugs must differ; a derived one can only clash with a given slug equal to "<name>-<org id hex>".
+    names = {org.id: org.name for group in seed.groups for org in group.orgs}
+    owners: dict[str, uuid.UUID] = {}
+    problems: list[str] = []
+    for org_id, slug in seed.org_slugs().items():
+        if slug in owners:
+            problems.append(f"orgs {names[owners[slug]]!r} and {names[org_id]!r} have the same slug {slug!r}")
+        else:
+            owners[slug] = org_id
     return problems
 
 

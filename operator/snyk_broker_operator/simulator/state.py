@@ -11,18 +11,25 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import random
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
+from typing import Any
 
-from snyk_broker_operator.simulator import errors, seed
+from snyk_broker_operator.simulator import errors, integration_settings, seed
 from snyk_broker_operator.simulator.names import EndpointName, TokenKind, TokenOrigin
 
 Clock = Callable[[], datetime]
 
 # Fixed namespace so a key's user id is stable across runs without consuming the token generator.
 _USER_ID_NAMESPACE = uuid.UUID("5f1d6a4e-3c1b-4c59-9a57-8f0e6f3d2b10")
+
+# Derived emails live under .invalid, the top-level domain reserved never to resolve (RFC 2606): a simulated user
+# must not look like a mailbox someone owns.
+DERIVED_EMAIL_DOMAIN = "simulator.invalid"
+_MAILBOX_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 def fingerprint(secret: str) -> str:
@@ -32,6 +39,14 @@ def fingerprint(secret: str) -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def derived_email(username: str, key_fingerprint: str) -> str:
+    """A key's email when the seed gives none: its username, if a plain mailbox name, at the reserved domain."""
+    local_part = (
+        username if _MAILBOX_NAME.match(username) else "simulated-user-" + key_fingerprint.removeprefix("sha256:")[:8]
+    )
+    return f"{local_part}@{DERIVED_EMAIL_DOMAIN}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +60,7 @@ class Org:
     id: str
     name: str
     group_id: str
+    slug: str
 
 
 @dataclasses.dataclass
@@ -56,6 +72,8 @@ class Integration:
     broker_enabled: bool
     token: str | None = dataclasses.field(default=None, repr=False)
     provisional_token: str | None = dataclasses.field(default=None, repr=False)
+    # The integration's PR and upgrade settings, as GET .../settings returns them (Snyk's camelCase JSON).
+    settings: dict[str, Any] = dataclasses.field(default_factory=integration_settings.default_settings)
 
 
 @dataclasses.dataclass
@@ -65,6 +83,7 @@ class ApiKeyRecord:
     fingerprint: str
     user_id: str
     username: str
+    email: str
     group_id: str | None
     org_ids: tuple[str, ...] | None
     revoked: bool = False
@@ -109,11 +128,12 @@ class World:
     @classmethod
     def from_seed(cls, seed_doc: seed.Seed, *, rng: random.Random, clock: Clock = utc_now) -> World:
         world = cls(rng=rng, clock=clock)
+        slugs = seed_doc.org_slugs()
         for seed_group in seed_doc.groups:
             group = Group(id=str(seed_group.id), name=seed_group.name)
             world.groups[group.id] = group
             for seed_org in seed_group.orgs:
-                org = Org(id=str(seed_org.id), name=seed_org.name, group_id=group.id)
+                org = Org(id=str(seed_org.id), name=seed_org.name, group_id=group.id, slug=slugs[seed_org.id])
                 world.orgs[org.id] = org
                 for seed_integration in seed_org.integrations:
                     world._add_seed_integration(seed_integration, org)
@@ -123,6 +143,7 @@ class World:
                 group_id=None if seed_key.group is None else str(seed_key.group),
                 org_ids=None if seed_key.orgs is None else [str(org_id) for org_id in seed_key.orgs],
                 username=seed_key.username,
+                email=seed_key.email,
             )
         return world
 
@@ -179,6 +200,13 @@ class World:
             raise errors.V1Error(HTTPStatus.NOT_FOUND, f"Integration {integration_id} not found in org {org.id}")
         return found
 
+    def integration_of_type(self, org_id: str, integration_type: str) -> Integration | None:
+        """The org's integration of that type, if any: Snyk allows one per type and org."""
+        for integration in self.integrations_of_org(org_id):
+            if integration.type == integration_type:
+                return integration
+        return None
+
     def integrations_of_org(self, org_id: str) -> list[Integration]:
         return [integration for integration in self.integrations.values() if integration.org_id == org_id]
 
@@ -197,15 +225,18 @@ class World:
         group_id: str | None = None,
         org_ids: Iterable[str] | None = None,
         username: str | None = None,
+        email: str | None = None,
     ) -> ApiKeyRecord:
         """Add (or replace, un-revoking) a key scoped to one group or to a list of orgs."""
         if (group_id is None) == (org_ids is None):
             raise ValueError("an API key needs exactly one of group or orgs")
         key_fingerprint = fingerprint(key)
+        username = username or f"simulated-user-{key_fingerprint.removeprefix('sha256:')[:8]}"
         record = ApiKeyRecord(
             fingerprint=key_fingerprint,
             user_id=str(uuid.uuid5(_USER_ID_NAMESPACE, key_fingerprint)),
-            username=username or f"simulated-user-{key_fingerprint.removeprefix('sha256:')[:8]}",
+            username=username,
+            email=email or derived_email(username, key_fingerprint),
             group_id=group_id,
             org_ids=None if org_ids is None else tuple(org_ids),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,95 @@ def test_the_demo_seed_has_the_three_orgs_the_demo_relies_on() -> None:
     (demo_key,) = parsed.api_keys
     assert demo_key.key == "demo-api-key-0000"
     assert demo_key.group == group.id
+
+
+def _orgs(*orgs: dict[str, Any]) -> dict[str, Any]:
+    document = copy.deepcopy(VALID)
+    document["groups"][0]["orgs"] = list(orgs)
+    document["apiKeys"] = []
+    return document
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        # The pairs in Snyk's documented GET /orgs and GET /group/{groupId}/orgs examples.
+        ("My Other Org", "my-other-org"),
+        ("defaultOrg", "default-org"),
+        ("myDefaultOrg", "my-default-org"),
+        ("platform", "platform"),
+        ("team-a", "team-a"),
+        ("ACME Inc.", "acme-inc"),
+        ("HTTPServer v2", "http-server-v2"),
+        ("Équipe  Sécurité", "equipe-securite"),
+    ],
+)
+def test_a_slug_is_derived_from_the_org_name_in_kebab_case(name: str, slug: str) -> None:
+    assert seed.derive_slug(name, uuid.UUID(ORG_A)) == slug
+
+
+def test_a_name_without_letters_or_digits_gets_a_slug_from_the_org_id() -> None:
+    assert seed.derive_slug("???", uuid.UUID(ORG_A)) == "org-22222222"
+
+
+def test_a_derived_slug_is_at_most_100_characters() -> None:
+    slug = seed.derive_slug("word " * 40, uuid.UUID(ORG_A))
+
+    assert len(slug) <= seed.SLUG_MAX_LENGTH
+    assert not slug.endswith("-")
+
+
+def test_an_org_uses_its_seeded_slug_and_otherwise_a_derived_one() -> None:
+    parsed = seed.parse_seed(_orgs({"id": ORG_A, "name": "Team A", "slug": "squad.a"}, {"id": ORG_B, "name": "Team B"}))
+
+    assert parsed.org_slugs() == {uuid.UUID(ORG_A): "squad.a", uuid.UUID(ORG_B): "team-b"}
+
+
+def test_orgs_of_one_name_still_load_and_the_later_ones_slug_carries_its_id() -> None:
+    parsed = seed.parse_seed(_orgs({"id": ORG_A, "name": "Team A"}, {"id": ORG_B, "name": "team-a"}))
+
+    assert parsed.org_slugs() == {uuid.UUID(ORG_A): "team-a", uuid.UUID(ORG_B): f"team-a-{uuid.UUID(ORG_B).hex}"}
+
+
+def test_a_given_slug_wins_over_a_derived_one_that_would_equal_it() -> None:
+    parsed = seed.parse_seed(_orgs({"id": ORG_A, "name": "b"}, {"id": ORG_B, "name": "x", "slug": "b"}))
+
+    assert parsed.org_slugs() == {uuid.UUID(ORG_A): f"b-{uuid.UUID(ORG_A).hex}", uuid.UUID(ORG_B): "b"}
+
+
+def test_a_disambiguated_slug_is_at_most_100_characters() -> None:
+    long_name = "word " * 40
+    parsed = seed.parse_seed(_orgs({"id": ORG_A, "name": long_name}, {"id": ORG_B, "name": long_name}))
+
+    second = parsed.org_slugs()[uuid.UUID(ORG_B)]
+    assert len(second) <= seed.SLUG_MAX_LENGTH
+    assert second.endswith("-" + uuid.UUID(ORG_B).hex)
+    assert "--" not in second
+
+
+def test_an_api_key_may_carry_an_email() -> None:
+    parsed = seed.parse_seed(_with(apiKeys=[{"key": "k", "group": GROUP, "email": "ci@acme.example"}]))
+
+    assert parsed.api_keys[0].email == "ci@acme.example"
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        pytest.param(_orgs({"id": ORG_A, "name": "a", "slug": "has space"}), "groups[0].orgs[0].slug", id="bad-slug"),
+        pytest.param(_orgs({"id": ORG_A, "name": "a", "slug": "x" * 101}), "groups[0].orgs[0].slug", id="long-slug"),
+        pytest.param(
+            _orgs({"id": ORG_A, "name": "a", "slug": "same"}, {"id": ORG_B, "name": "b", "slug": "same"}),
+            "orgs 'a' and 'b' have the same slug 'same'",
+            id="two-given-slugs-clash",
+        ),
+        pytest.param(
+            _with(apiKeys=[{"key": "k", "group": GROUP, "email": "not an email"}]), "apiKeys[0].email", id="bad-email"
+        ),
+    ],
+)
+def test_a_bad_slug_or_email_is_refused_with_a_message_saying_where(document: dict[str, Any], expected: str) -> None:
+    with pytest.raises(seed.SeedError) as caught:
+        seed.parse_seed(document)
+
+    assert expected in str(caught.value)

@@ -309,3 +309,153 @@ def test_the_call_log_keeps_a_fingerprint_of_the_key_and_never_the_key(world: st
     assert [entry["keyFingerprint"] for entry in snapshot["calls"]] == [None, expected]
     assert call.index == 1  # indexes keep counting across a reset
     assert GROUP_KEY not in repr(snapshot)
+
+
+SITE = "http://127.0.0.1:8080"
+BROKERED_GITHUB = {"type": "github", "broker": {"enabled": True}}
+
+
+def test_list_orgs_shows_the_orgs_a_key_reaches_with_slug_url_and_group(world: state.World) -> None:
+    listed = operations.list_orgs(world, key=EVERYWHERE_KEY, site_url=SITE + "/")
+
+    assert listed == {
+        "orgs": [
+            {
+                "name": "platform",
+                "id": PLATFORM,
+                "slug": "platform",
+                "url": f"{SITE}/org/platform",
+                "group": {"name": "acme", "id": GROUP},
+            },
+            {
+                "name": "team-a",
+                "id": TEAM_A,
+                "slug": "team-a",
+                "url": f"{SITE}/org/team-a",
+                "group": {"name": "acme", "id": GROUP},
+            },
+            {
+                "name": "elsewhere",
+                "id": ELSEWHERE,
+                "slug": "elsewhere",
+                "url": f"{SITE}/org/elsewhere",
+                "group": {"name": "globex", "id": OTHER_GROUP},
+            },
+        ]
+    }
+
+
+def test_list_orgs_with_a_group_key_shows_its_group_only(world: state.World) -> None:
+    listed = operations.list_orgs(world, key=GROUP_KEY, site_url=SITE)
+
+    assert [org["id"] for org in listed["orgs"]] == [PLATFORM, TEAM_A, TEAM_B]
+
+
+def test_list_orgs_needs_a_usable_key(world: state.World) -> None:
+    with pytest.raises(errors.V1Error) as caught:
+        operations.list_orgs(world, key="unknown-key", site_url=SITE)
+
+    assert caught.value.status == HTTPStatus.UNAUTHORIZED
+
+
+def test_user_me_carries_an_email_derived_from_the_username_when_none_is_given(world: state.World) -> None:
+    world.add_key("named-key", group_id=GROUP, username="ci-bot")
+    world.add_key("emailed-key", group_id=GROUP, username="ci-bot", email="ci@acme.example")
+
+    assert operations.user_me(world, key="named-key")["email"] == "ci-bot@simulator.invalid"
+    assert operations.user_me(world, key="emailed-key")["email"] == "ci@acme.example"
+
+
+@pytest.mark.parametrize(
+    ("username", "email"),
+    [
+        ("ci-bot", "ci-bot@simulator.invalid"),
+        ("first.last_2", "first.last_2@simulator.invalid"),
+        ("Globex Bot", "simulated-user-0123abcd@simulator.invalid"),
+        ("a@b", "simulated-user-0123abcd@simulator.invalid"),
+    ],
+)
+def test_a_derived_email_uses_the_username_only_when_it_is_a_plain_mailbox_name(username: str, email: str) -> None:
+    assert state.derived_email(username, "sha256:0123abcd4567") == email
+
+
+def test_adding_a_brokered_integration_issues_its_first_token_into_the_ledger(world: state.World) -> None:
+    added = operations.add_integration(world, key=GROUP_KEY, org_id=TEAM_A, body=BROKERED_GITHUB)
+
+    integration = world.integrations[added["id"]]
+    assert (integration.org_id, integration.group_id, integration.type) == (TEAM_A, GROUP, "github")
+    assert (integration.broker_enabled, integration.token) == (True, added["brokerToken"])
+    assert world.issued[-1] == state.IssuedToken(
+        token=added["brokerToken"],
+        kind=TokenKind.BROKER,
+        integration_id=added["id"],
+        org_id=TEAM_A,
+        issued_at=FIXED_TIME,
+        origin=TokenOrigin.API,
+    )
+
+
+def test_adding_an_integration_with_credentials_issues_no_token(world: state.World) -> None:
+    issued_before = list(world.issued)
+
+    added = operations.add_integration(
+        world, key=GROUP_KEY, org_id=TEAM_A, body={"type": "gitlab", "credentials": {"token": "x"}}
+    )
+
+    assert set(added) == {"id"}
+    assert (world.integrations[added["id"]].broker_enabled, world.integrations[added["id"]].token) == (False, None)
+    assert world.issued == issued_before
+
+
+@pytest.mark.parametrize(
+    ("key", "org_id", "body", "expected"),
+    [
+        (GROUP_KEY, PLATFORM, BROKERED_GITHUB, HTTPStatus.CONFLICT),
+        (TEAM_A_KEY, PLATFORM, BROKERED_GITHUB, HTTPStatus.FORBIDDEN),
+        (GROUP_KEY, "99999999-0000-4000-8000-000000000000", BROKERED_GITHUB, HTTPStatus.NOT_FOUND),
+        (TEAM_A_KEY, PLATFORM, {"no": "type"}, HTTPStatus.FORBIDDEN),  # access is checked before the body
+        (GROUP_KEY, TEAM_A, {"type": "svn", "broker": {"enabled": True}}, HTTPStatus.BAD_REQUEST),
+        (GROUP_KEY, TEAM_A, {"type": "github", "broker": {"enabled": False}}, HTTPStatus.BAD_REQUEST),
+    ],
+    ids=["type-exists", "no-access", "unknown-org", "access-before-body", "unknown-type", "unbrokered-no-credentials"],
+)
+def test_a_refused_add_changes_nothing(
+    world: state.World, key: str, org_id: str, body: object, expected: HTTPStatus
+) -> None:
+    integrations_before, issued_before = dict(world.integrations), list(world.issued)
+
+    with pytest.raises(errors.V1Error) as caught:
+        operations.add_integration(world, key=key, org_id=org_id, body=body)
+
+    assert caught.value.status == expected
+    assert (world.integrations, world.issued) == (integrations_before, issued_before)
+
+
+def test_settings_updates_merge_and_what_callers_get_back_is_a_copy(world: state.World) -> None:
+    answered = operations.update_integration_settings(
+        world, key=GROUP_KEY, org_id=PLATFORM, integration_id=GITHUB, body={"autoDepUpgradeLimit": 9}
+    )
+    answered["pullRequestAssignment"]["assignees"].append("tampered")
+    read = operations.get_integration_settings(world, key=GROUP_KEY, org_id=PLATFORM, integration_id=GITHUB)
+    read["autoDepUpgradeLimit"] = 0
+
+    stored = world.integrations[GITHUB].settings
+    assert stored["autoDepUpgradeLimit"] == 9
+    assert stored["pullRequestAssignment"]["assignees"] == []
+    assert world.integrations[GITLAB].settings["autoDepUpgradeLimit"] == 2
+
+
+def test_clone_copies_the_settings_without_sharing_them(world: state.World) -> None:
+    operations.update_integration_settings(
+        world, key=GROUP_KEY, org_id=PLATFORM, integration_id=GITHUB, body={"pullRequestTestEnabled": False}
+    )
+    new_id = operations.clone_integration(
+        world, key=GROUP_KEY, org_id=PLATFORM, integration_id=GITHUB, body={"destinationOrgPublicId": TEAM_A}
+    )["newIntegrationId"]
+
+    operations.update_integration_settings(
+        world, key=GROUP_KEY, org_id=TEAM_A, integration_id=new_id, body={"autoDepUpgradeLimit": 5}
+    )
+
+    assert world.integrations[new_id].settings["pullRequestTestEnabled"] is False
+    assert world.integrations[GITHUB].settings["autoDepUpgradeLimit"] == 2
