@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test check lint types contracts unit coverage control-plane tools cluster-up cluster-down demo demo-down bench generate clean
+.PHONY: test check lint types contracts unit coverage control-plane tools cluster-up cluster-down demo demo-down bench chaos generate clean
 
 # Reinstall whenever pyproject.toml changes; a fresh clone has no .venv, so this always runs there.
 $(STAMP): pyproject.toml
@@ -63,6 +63,11 @@ bench: $(STAMP) control-plane
 	$(BIN)/python bench/snyk_client_throughput.py
 	hack/local-cluster up >/dev/null
 	$(BIN)/python bench/converge_at_scale.py
+
+# Every chaos scenario (faults of Snyk, the network, the control plane, the operator) on 100 BrokerTokens, about
+# 11 minutes; `make test` runs the short one. Figures go to bench/results/chaos.json.
+chaos: $(STAMP) control-plane
+	$(BIN)/pytest tests/integration/test_chaos.py --chaos $(PYTEST_ARGS)
 
 cluster-up: control-plane
 	@hack/local-cluster up

@@ -61,8 +61,21 @@ def namespace(request: pytest.FixtureRequest, kube_api: client.ApiClient) -> Ite
         core.delete_namespace(name, propagation_policy="Background")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--chaos", action="store_true", help="also run the chaos scenarios (`make chaos`); `make test` runs a short one"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Anything that touches the cluster is marked, so `pytest -m "not cluster"` runs without one.
     for item in items:
         if {"kube_cluster", "kube_api", "namespace"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.cluster)
+    # The chaos scenarios take about 11 minutes together: only `--chaos` runs them (a deselection, not a skip, so
+    # that `make test` does not report 7 skips every time).
+    if not config.getoption("--chaos"):
+        chaos = [item for item in items if item.get_closest_marker("chaos") is not None]
+        if chaos:
+            config.hook.pytest_deselected(items=chaos)
+            items[:] = [item for item in items if item.get_closest_marker("chaos") is None]

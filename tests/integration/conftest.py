@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -73,8 +74,14 @@ def operator_kubeconfig(kube_cluster: Cluster, operator_install: Installed) -> P
 
 
 @pytest.fixture
-def snyk() -> Iterator[tuple[SimulatorThread, world.SimulatorAdmin]]:
-    with SimulatorThread(world.seed(), random_seed=7) as simulator:
+def snyk_seed() -> dict[str, Any]:
+    """The Snyk world a test's simulator starts with; a module overrides this fixture for a world of its own."""
+    return world.seed()
+
+
+@pytest.fixture
+def snyk(snyk_seed: dict[str, Any]) -> Iterator[tuple[SimulatorThread, world.SimulatorAdmin]]:
+    with SimulatorThread(snyk_seed, random_seed=7) as simulator:
         admin = world.SimulatorAdmin(simulator.admin_url)
         try:
             yield simulator, admin
