@@ -1,8 +1,9 @@
-"""`snyk-broker-operator rotate NAME`: ask for one rotation (the rotate-requested-at annotation) and, with --wait,
-follow it until the new token is in place."""
+"""`snyk-broker-operator rotate NAME` and `kubectl snyk-broker rotate NAME`: ask for one rotation (the
+rotate-requested-at annotation) and, with --wait, follow it until the new token is in place."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import sys
@@ -28,6 +29,26 @@ class RotateOptions:
     wait: bool
     timeout: float
     kubeconfig: str | None = None
+    context: str | None = None
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, namespace_help: str) -> None:
+    """The rotate command's arguments, shared by both command lines (--namespace defaults to None: the caller's)."""
+    parser.add_argument("name", help="the BrokerToken")
+    parser.add_argument("-n", "--namespace", default=None, help=namespace_help)
+    parser.add_argument("--wait", action="store_true", help="wait until the new token is in place")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait (default: %(default)s)")
+
+
+def options_from(args: argparse.Namespace, *, namespace: str, kubeconfig: str | None) -> RotateOptions:
+    return RotateOptions(
+        name=args.name,
+        namespace=namespace,
+        wait=args.wait,
+        timeout=args.timeout,
+        kubeconfig=kubeconfig,
+        context=getattr(args, "context", None),
+    )
 
 
 def say(line: str) -> None:
@@ -57,7 +78,7 @@ def _done(body: dict[str, Any], request: str) -> bool:
 
 
 async def rotate(options: RotateOptions) -> int:
-    api = connect.api_client(options.kubeconfig)
+    api = connect.user_api_client(options.kubeconfig, context=options.context)
     objects = CustomObjects(api)
     try:
         body = await objects.read(plural=PLURAL, name=options.name, namespace=options.namespace)

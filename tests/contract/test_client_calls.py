@@ -112,6 +112,29 @@ async def test_check_credentials_reports_user_and_visible_orgs(client: snyk.Snyk
     assert set(credentials.org_ids) == {ORG_A, ORG_B, ORG_C}
 
 
+async def test_list_orgs_lists_the_orgs_a_key_can_use_with_their_group(sim: RunningSimulator) -> None:
+    async with connect(sim, GROUP_KEY) as group_client, connect(sim, ORG_B_KEY) as org_client:
+        every = await group_client.list_orgs()
+        one = await org_client.list_orgs()
+
+    assert [(org.id, org.name, org.group_id, org.group_name) for org in every] == [
+        (ORG_A, "a", GROUP, "acme"),
+        (ORG_B, "b", GROUP, "acme"),
+        (ORG_C, "c", GROUP, "acme"),
+    ]
+    assert all(org.slug for org in every)
+    assert [org.id for org in one] == [ORG_B]
+
+
+async def test_list_orgs_with_a_revoked_key_is_an_authentication_error(sim: RunningSimulator) -> None:
+    async with httpx.AsyncClient() as admin:
+        revoke = {"key": DOOMED_KEY.get_secret_value(), "revoked": True}
+        (await admin.post(sim.admin_url + "/keys", json=revoke)).raise_for_status()
+    async with connect(sim, DOOMED_KEY) as doomed:
+        with pytest.raises(snyk.AuthenticationError):
+            await doomed.list_orgs()
+
+
 async def test_list_integrations_maps_type_to_id(client: snyk.SnykClient) -> None:
     assert await client.list_integrations(org_id=ORG_A) == {"github": A_GITHUB, "gitlab": A_GITLAB}
     assert await client.list_integrations(org_id=ORG_B) == {}

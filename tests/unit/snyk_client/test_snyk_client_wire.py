@@ -71,6 +71,34 @@ async def test_requests_carry_auth_user_agent_and_json_content_type_only_with_a_
     assert post.content == b""
 
 
+async def test_list_orgs_reads_each_org_and_a_personal_org_without_a_group() -> None:
+    seen: list[httpx.Request] = []
+    group = {"id": "9a9a9a9a-0000-4000-8000-000000000009", "name": "acme"}
+    orgs = [
+        {"id": ORG, "name": "platform", "slug": "platform", "url": "https://snyk.test/org/platform", "group": group},
+        {"id": INTEGRATION, "name": "mine", "slug": "mine", "url": "https://snyk.test/org/mine", "group": None},
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return json_response(200, {"orgs": orgs})
+
+    async with make_client(handler, FakeTime(start=100.0)) as client:
+        listed = await client.list_orgs()
+
+    assert [request.url.path for request in seen] == ["/v1/orgs"]
+    assert listed == (
+        snyk.Org(id=ORG, name="platform", slug="platform", group_id=group["id"], group_name="acme"),
+        snyk.Org(id=INTEGRATION, name="mine", slug="mine"),
+    )
+
+
+async def test_an_unreadable_org_list_is_an_unexpected_response() -> None:
+    async with make_client(lambda _: json_response(200, {"orgs": "nope"}), FakeTime(start=100.0)) as client:
+        with pytest.raises(snyk.UnexpectedResponseError, match="the org list could not be read"):
+            await client.list_orgs()
+
+
 async def test_clone_sends_destination_org() -> None:
     seen: list[httpx.Request] = []
 

@@ -51,6 +51,9 @@ CASES = [
     (SnykCall.SWITCH_TOKEN, 502, errors.AmbiguousError),
     (SnykCall.CLONE_INTEGRATION, 504, errors.AmbiguousError),
     (SnykCall.CHECK_CREDENTIALS, 404, errors.BadRequestError),
+    (SnykCall.LIST_ORGS, 404, errors.BadRequestError),
+    (SnykCall.LIST_ORGS, 401, errors.AuthenticationError),
+    (SnykCall.LIST_ORGS, 503, errors.UnavailableError),
 ]
 
 

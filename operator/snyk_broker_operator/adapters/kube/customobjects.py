@@ -1,4 +1,4 @@
-"""The operator's own custom resources over the Kubernetes API: read one, write its status, annotate it.
+"""The operator's own custom resources over the Kubernetes API: read or list them, write a status, annotate one.
 
 `namespace=None` means a cluster-scoped object (ClusterSnykConnection). Errors are the adapter's own (:mod:`.errors`).
 """
@@ -27,6 +27,14 @@ class CustomObjects:
         except NotFound:
             return None
         return cast(dict[str, Any], found)
+
+    async def list(self, *, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+        """Every object of this kind in the namespace, or in all namespaces (and cluster-scoped kinds) for None."""
+        if namespace is None:
+            found = await call(self._objects.list_cluster_custom_object, GROUP, VERSION, plural)
+        else:
+            found = await call(self._objects.list_namespaced_custom_object, GROUP, VERSION, namespace, plural)
+        return [dict(item) for item in cast(dict[str, Any], found).get("items") or []]
 
     async def patch_status(self, *, plural: str, name: str, namespace: str | None, status: dict[str, Any]) -> None:
         """Replace the whole status in one merge patch (lists such as conditions are replaced, not merged)."""

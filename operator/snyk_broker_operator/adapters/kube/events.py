@@ -1,4 +1,5 @@
-"""Kubernetes Events the operator records on its objects: explicit, meaningful ones only, never one per reconcile."""
+"""Kubernetes Events the operator records on its objects (explicit, meaningful ones only, never one per reconcile),
+and reads back for the kubectl plugin's `describe`."""
 
 from __future__ import annotations
 
@@ -49,3 +50,16 @@ class EventRecorder:
             action=reason,
         )
         await call(self._core.create_namespaced_event, namespace, event)
+
+
+class EventReader:
+    """The events recorded about one object, whoever recorded them."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self._api = api
+        self._core = client.CoreV1Api(api)
+
+    async def list_for(self, *, namespace: str, uid: str) -> list[dict[str, Any]]:
+        """Events whose involvedObject is the object with this uid, as plain dicts (camelCase, API order)."""
+        found = await call(self._core.list_namespaced_event, namespace, field_selector=f"involvedObject.uid={uid}")
+        return [dict(self._api.sanitize_for_serialization(event)) for event in found.items or []]

@@ -2,9 +2,9 @@
 
 Public surface (everything else in this package is an implementation detail):
 
-- :class:`SnykClient` (:mod:`.client`): ``check_credentials``, ``list_integrations``,
+- :class:`SnykClient` (:mod:`.client`): ``check_credentials``, ``list_orgs``, ``list_integrations``,
   ``get_integration_by_type``, ``enable_broker``, ``provision_token``, ``switch_token``, ``clone_integration``.
-- Results (:mod:`.results`): :class:`Credentials`, :class:`BrokerTokenGrant`, :class:`ProvisionalToken`
+- Results (:mod:`.results`): :class:`Credentials`, :class:`Org`, :class:`BrokerTokenGrant`, :class:`ProvisionalToken`
   (tokens are ``SecretStr``).
 - Errors (:mod:`.errors`, tree drawn there): :class:`SnykError` and its subclasses.
 - Pacing and retries: :class:`LimiterRegistry`, :class:`RequestLimiter` (:mod:`.limiter`),
@@ -33,7 +33,7 @@ from snyk_broker_operator.adapters.snyk.errors import (
 from snyk_broker_operator.adapters.snyk.fingerprint import fingerprint
 from snyk_broker_operator.adapters.snyk.limiter import LimiterRegistry, RequestLimiter
 from snyk_broker_operator.adapters.snyk.regions import SnykRegion, v1_base_url
-from snyk_broker_operator.adapters.snyk.results import BrokerTokenGrant, Credentials, ProvisionalToken
+from snyk_broker_operator.adapters.snyk.results import BrokerTokenGrant, Credentials, Org, ProvisionalToken
 from snyk_broker_operator.adapters.snyk.retry import NO_RETRIES, RetryPolicy
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "NotFoundError",
     "NotFoundSubject",
     "NothingToSwitchError",
+    "Org",
     "PermissionDeniedError",
     "ProvisionalToken",
     "ProvisionalTokenOutstandingError",

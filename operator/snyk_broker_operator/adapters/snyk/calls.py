@@ -15,6 +15,7 @@ class SnykCall(enum.StrEnum):
     """One v1 endpoint as the client uses it. Values match the simulator's endpoint names where they exist."""
 
     CHECK_CREDENTIALS = "check_credentials"
+    LIST_ORGS = "list_orgs"
     LIST_INTEGRATIONS = "list_integrations"
     GET_INTEGRATION_BY_TYPE = "get_integration_by_type"
     ENABLE_BROKER = "enable_broker"
@@ -41,6 +42,7 @@ _NON_IDEMPOTENT = frozenset({SnykCall.PROVISION_TOKEN, SnykCall.SWITCH_TOKEN, Sn
 
 _ENDPOINTS = {
     SnykCall.CHECK_CREDENTIALS: "GET /user/me",
+    SnykCall.LIST_ORGS: "GET /orgs",
     SnykCall.LIST_INTEGRATIONS: "GET /org/{orgId}/integrations",
     SnykCall.GET_INTEGRATION_BY_TYPE: "GET /org/{orgId}/integrations/{type}",
     SnykCall.ENABLE_BROKER: "PUT /org/{orgId}/integrations/{integrationId}",

@@ -142,6 +142,22 @@ class SnykClient:
         user = self._parse(wire.UserMeResponse, response, context, what="the user could not be read")
         return results.Credentials(user_id=user.id, username=user.username, org_ids=tuple(org.id for org in user.orgs))
 
+    async def list_orgs(self) -> tuple[results.Org, ...]:
+        """Every org the API key can use, in Snyk's order (``GET /orgs``)."""
+        context = CallContext(SnykCall.LIST_ORGS)
+        response = await self._exchange(context, "GET", "/orgs")
+        listing = self._parse(wire.OrgListResponse, response, context, what="the org list could not be read")
+        return tuple(
+            results.Org(
+                id=org.id,
+                name=org.name,
+                slug=org.slug,
+                group_id=org.group.id if org.group else None,
+                group_name=org.group.name if org.group else None,
+            )
+            for org in listing.orgs
+        )
+
     async def list_integrations(self, *, org_id: str) -> dict[str, str]:
         """Integration type -> integration id for every integration of the org."""
         context = CallContext(SnykCall.LIST_INTEGRATIONS, org_id=org_id)

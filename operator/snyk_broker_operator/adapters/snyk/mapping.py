@@ -36,6 +36,9 @@ _ID_LABEL = re.compile(r"\b(?:org|organization|integration|group|project)\s+(?:i
 # Transport failures that prove the request never reached Snyk: no connection was ever made for it.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
+# Calls whose path names no org or integration: a 404 there means the URL is wrong, not that something is missing.
+_NO_SUBJECT = frozenset({SnykCall.CHECK_CREDENTIALS, SnykCall.LIST_ORGS})
+
 _TRANSPORT_DETAILS: tuple[tuple[type[httpx.TransportError], str], ...] = (
     (httpx.ConnectTimeout, "connecting timed out"),
     (httpx.ConnectError, "the connection could not be made"),
@@ -110,7 +113,7 @@ def error_from_response(
         return errors.IntegrationConflictError(context, status_code=status, snyk_message=said)
     if call is SnykCall.SWITCH_TOKEN and _says_nothing_to_switch(status, said):
         return errors.NothingToSwitchError(context, status_code=status, snyk_message=said)
-    if status == HTTPStatus.NOT_FOUND and call is not SnykCall.CHECK_CREDENTIALS:
+    if status == HTTPStatus.NOT_FOUND and call not in _NO_SUBJECT:
         return errors.NotFoundError(
             context, subject=_missing_subject(context, said), status_code=status, snyk_message=said
         )

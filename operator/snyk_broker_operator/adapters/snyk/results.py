@@ -22,6 +22,16 @@ class Credentials(_Result):
     org_ids: tuple[str, ...] = ()
 
 
+class Org(_Result):
+    """One org an API key can use (``GET /orgs``); ``group_id`` is None for a personal org outside any group."""
+
+    id: str
+    name: str | None = None
+    slug: str | None = None
+    group_id: str | None = None
+    group_name: str | None = None
+
+
 class BrokerTokenGrant(_Result):
     """The broker token Snyk returned when brokering was enabled on an integration."""
 

@@ -48,6 +48,25 @@ class UserMeResponse(_Wire):
     orgs: list[UserOrg] = []
 
 
+class OrgGroup(_Wire):
+    id: str
+    name: str | None = None
+
+
+class Org(_Wire):
+    id: str
+    name: str | None = None
+    slug: str | None = None
+    url: str | None = None
+    group: OrgGroup | None = None  # null for a personal org outside any group
+
+
+class OrgListResponse(_Wire):
+    """``GET /orgs``: the orgs the key can use."""
+
+    orgs: list[Org] = []
+
+
 class IntegrationListResponse(RootModel[dict[str, str]]):
     """``GET /org/{orgId}/integrations``: a flat map of integration type to integration id."""
 
