@@ -171,6 +171,8 @@ class Operator:
         self.log_path = self._log_dir / f"operator-{self.starts}.log"
         args = [sys.executable, "-m", "snyk_broker_operator", "run", "--verbose"]
         args += ["--namespace", self._namespace, "--operator-namespace", self._namespace]
+        # Leader election as in production; the Lease in the bench's namespace (the admin may write it there).
+        args += ["--lease-namespace", self._namespace]
         environment = {**os.environ, "KUBECONFIG": str(self._kubeconfig), "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=environment)

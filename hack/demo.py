@@ -146,7 +146,8 @@ def main() -> int:
     say("applying the samples from deploy/samples/demo/")
     apply_samples(kubeconfig, simulator_url)
     say("starting the operator under its own ServiceAccount (the RBAC from deploy/, a TokenRequest token)")
-    env = {**os.environ, "KUBECONFIG": operator_kubeconfig(kubeconfig)}
+    # A fixed name in the Lease: a demo started again after one that was killed takes the Lease back at once.
+    env = {**os.environ, "KUBECONFIG": operator_kubeconfig(kubeconfig), "POD_NAME": "demo-operator"}
     start_background(
         "operator",
         [PYTHON, "-m", "snyk_broker_operator", "run", "--namespace", NAMESPACE, "--operator-namespace", NAMESPACE],
@@ -162,8 +163,9 @@ def main() -> int:
 
 def operator_kubeconfig(kubeconfig: str) -> str:
     """Apply the install's ServiceAccount and RBAC (as `kubectl apply -k deploy/` would, minus the Deployment: the
-    demo runs the operator as a process) and write a kubeconfig with a token for that ServiceAccount."""
-    identity = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+    demo runs the operator as a process; its Lease is in snyk-broker-operator, where the install's Role on Leases is)
+    and write a kubeconfig with a token for that ServiceAccount."""
+    identity = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
     rendered = yaml.safe_load_all(kubectl(kubeconfig, "kustomize", str(REPO / "deploy")))
     docs = [doc for doc in rendered if doc and doc.get("kind") in identity]
     kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=yaml.safe_dump_all(docs))

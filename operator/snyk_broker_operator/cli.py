@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from snyk_broker_operator import __version__, logs, rotate, runner, simulator
+from snyk_broker_operator import __version__, leadership, logs, rotate, runner, simulator
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +55,56 @@ def _add_run(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="text (readable, the default) or json (one object a line, with the object's kind, namespace, name "
         "and uid, for log stacks)",
     )
+    _add_leader_election(run)
+
+
+def _add_leader_election(run: argparse.ArgumentParser) -> None:
+    election = run.add_argument_group(
+        "leader election",
+        "Only the replica holding a coordination.k8s.io Lease reconciles; the others wait and take over when it "
+        "expires or is released. On by default: two operators reconciling the same objects would provision twice.",
+    )
+    election.add_argument(
+        "--leader-election",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="reconcile only while holding the Lease (default: on; --no-leader-election for a single process that "
+        "needs no Lease access)",
+    )
+    election.add_argument(
+        "--lease-name", default=leadership.DEFAULT_LEASE_NAME, help="the Lease's name (default: %(default)s)"
+    )
+    election.add_argument(
+        "--lease-namespace",
+        default=None,
+        help="the Lease's namespace (default: the namespace the operator runs in, where its Role on Leases is)",
+    )
+    defaults = leadership.Timings()
+    for flag, field, what in (
+        ("--lease-duration", "lease_duration", "how long a standby waits, from the Lease's last change, to take over"),
+        ("--renew-deadline", "renew_deadline", "how long the leader keeps retrying a renewal before it exits"),
+        ("--retry-period", "retry_period", "how often the leader renews and a standby polls"),
+    ):
+        election.add_argument(
+            flag, type=float, default=getattr(defaults, field), metavar="SECONDS", help=f"{what} (default: %(default)s)"
+        )
+
+
+def _lease_options(args: argparse.Namespace) -> runner.LeaseOptions | None:
+    """The Lease to lead by, or None without leader election; ValueError when the durations are unsafe."""
+    if not args.leader_election:
+        return None
+    timings = leadership.Timings(
+        lease_duration=args.lease_duration, renew_deadline=args.renew_deadline, retry_period=args.retry_period
+    )
+    problems = timings.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return runner.LeaseOptions(
+        name=args.lease_name,
+        namespace=args.lease_namespace or runner.operator_namespace_default(),
+        timings=timings,
+    )
 
 
 def _add_rotate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,21 +113,21 @@ def _add_rotate(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]
         help="rotate a BrokerToken's token now",
         description="Request one rotation of a BrokerToken (sets the snykbroker.dev/rotate-requested-at annotation).",
     )
-    rotate_parser.add_argument("name", help="the BrokerToken")
-    rotate_parser.add_argument("-n", "--namespace", default="default", help="its namespace (default: %(default)s)")
-    rotate_parser.add_argument("--wait", action="store_true", help="wait until the new token is in place")
-    rotate_parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait (default: %(default)s)")
+    rotate.add_arguments(rotate_parser, namespace_help="its namespace (default: default)")
     rotate_parser.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG)")
 
 
 def _run_rotate(args: argparse.Namespace) -> int:
-    options = rotate.RotateOptions(
-        name=args.name, namespace=args.namespace, wait=args.wait, timeout=args.timeout, kubeconfig=args.kubeconfig
-    )
+    options = rotate.options_from(args, namespace=args.namespace or "default", kubeconfig=args.kubeconfig)
     return asyncio.run(rotate.rotate(options))
 
 
 def _run_operator(args: argparse.Namespace) -> int:
+    try:
+        lease = _lease_options(args)
+    except ValueError as error:
+        sys.stderr.write(f"snyk-broker-operator run: {error}\n")
+        return 2
     logs.configure(level=logging.DEBUG if args.verbose else logging.INFO, log_format=args.log_format)
     if not args.verbose:
         # Kopf reports every watch event's handler at INFO ("Handler ... succeeded"): one line per Deployment status
@@ -90,6 +140,7 @@ def _run_operator(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
         liveness_endpoint=args.liveness,
         metrics_address=args.metrics_address,
+        lease=lease,
     )
     try:
         asyncio.run(runner.run(options))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 PREFIX = "snyk_broker_operator"
 
@@ -32,6 +32,12 @@ class Metrics:
             f"{PREFIX}_reconcile_duration_seconds",
             "How long one reconcile pass took, by kind of object.",
             ["kind"],
+            registry=self.registry,
+        )
+        # 1 while this replica holds the leader-election Lease (or runs without leader election), 0 on standby.
+        self.leader = Gauge(
+            f"{PREFIX}_leader",
+            "Whether this replica is the one reconciling (1) or on standby (0).",
             registry=self.registry,
         )
 

@@ -1,21 +1,27 @@
 """Runs the operator (`snyk-broker-operator run`): the composition root. It is the one place that names concrete
-adapters: it builds them, wires them into the engine's ports, configures Kopf, and serves until stopped."""
+adapters: it builds them, wires them into the engine's ports, configures Kopf, and serves until stopped. With leader
+election it first stands by until it holds the Lease (`leadership`), starts Kopf only then, exits the moment it can
+no longer renew, and releases the Lease once Kopf has stopped."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import socket
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import kopf
 
-from snyk_broker_operator import handlers, metrics
+from snyk_broker_operator import handlers, leadership, metrics
 from snyk_broker_operator.adapters.kube import connect
 from snyk_broker_operator.adapters.kube.customobjects import CustomObjects
 from snyk_broker_operator.adapters.kube.events import EventRecorder
+from snyk_broker_operator.adapters.kube.leases import Leases
 from snyk_broker_operator.adapters.kube.secrets import SecretStore
 from snyk_broker_operator.adapters.kube.workloads import Workloads
 from snyk_broker_operator.engine import failpoints
@@ -38,6 +44,16 @@ class RunOptions:
     liveness_endpoint: str | None = None
     # host:port to serve Prometheus metrics on (None: not served).
     metrics_address: str | None = None
+    # Reconcile only while holding this Lease (None: no leader election, this process always reconciles).
+    lease: LeaseOptions | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class LeaseOptions:
+    name: str = leadership.DEFAULT_LEASE_NAME
+    # Where the Lease lives: by default the namespace the operator runs in (where its Role on Leases is).
+    namespace: str = DEFAULT_OPERATOR_NAMESPACE
+    timings: leadership.Timings = dataclasses.field(default_factory=leadership.Timings)
 
 
 def operator_namespace_default() -> str:
@@ -68,6 +84,17 @@ def build_dependencies(api: connect.ApiClient, *, operator_namespace: str) -> De
     )
 
 
+def build_elector(api: connect.ApiClient, lease: LeaseOptions, on_change: Callable[[bool], None]) -> leadership.Elector:
+    return leadership.Elector(
+        Leases(api, request_timeout=lease.timings.retry_period),
+        namespace=lease.namespace,
+        name=lease.name,
+        identity=leadership.candidate_identity(os.environ, socket.gethostname(), os.getpid()),
+        timings=lease.timings,
+        on_change=on_change,
+    )
+
+
 async def run(options: RunOptions) -> None:
     if options.kubeconfig:
         # Kopf logs in through the kubernetes client, which reads KUBECONFIG: both must use the same cluster.
@@ -78,6 +105,46 @@ async def run(options: RunOptions) -> None:
     if options.metrics_address:
         server, _ = metrics.serve(runtime.metrics, options.metrics_address)
         logger.info("Serving metrics on http://%s:%d/metrics", *server.server_address[:2])
+    elector: leadership.Elector | None = None
+    keeper: asyncio.Task[None] | None = None
+    try:
+        if options.lease is not None:
+            elector = build_elector(api, options.lease, lambda leading: runtime.metrics.leader.set(int(leading)))
+            # A standby starts no Kopf (no watches, no caches): it only polls the Lease, and answers the probe.
+            async with leadership.standby_liveness(options.liveness_endpoint):
+                if not await leadership.acquire_unless_stopped(elector):
+                    return
+            keeper = asyncio.create_task(_keep_or_exit(elector))
+        else:
+            runtime.metrics.leader.set(1)
+        await _serve(options, runtime)
+    finally:
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        if elector is not None:
+            # Kopf has stopped (its daemons are done): nothing reconciles here any more, so the Lease can go to a
+            # standby now rather than when it expires.
+            await elector.release()
+        await deps.connections.aclose()
+        connect.close(api)
+
+
+async def _keep_or_exit(elector: leadership.Elector) -> None:
+    reason = await elector.keep()
+    # Another replica may lead from the lease duration on, and this one stops renewing before that: it must not
+    # reconcile one more step. Exiting is the one stop that cannot be delayed by a pass in flight (Kopf's graceful
+    # stop waits for it); every step is crash-safe, as the SIGKILL tests show, and the container is restarted.
+    logger.critical("Lost the leadership (%s): exiting at once so that only one replica reconciles", reason)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(leadership.EXIT_LEADERSHIP_LOST)
+
+
+async def _serve(options: RunOptions, runtime: handlers.Runtime) -> None:
     settings = kopf.OperatorSettings()
     handlers.configure(settings)
     logger.info(
@@ -85,18 +152,15 @@ async def run(options: RunOptions) -> None:
         "all namespaces" if options.all_namespaces else ", ".join(options.namespaces),
         options.operator_namespace,
     )
-    try:
-        await kopf.operator(
-            settings=settings,
-            memo=kopf.Memo(runtime=runtime),
-            standalone=True,
-            clusterwide=options.all_namespaces,
-            namespaces=list(options.namespaces),
-            liveness_endpoint=options.liveness_endpoint,
-            # Kopf would otherwise name itself after the OS user, and the image's uid (65532) has no passwd entry:
-            # getpass.getuser() raises there. The pod's name (the hostname in a pod) identifies a replica better.
-            identity=_identity(),
-        )
-    finally:
-        await deps.connections.aclose()
-        connect.close(api)
+    await kopf.operator(
+        settings=settings,
+        memo=kopf.Memo(runtime=runtime),
+        # Kopf's peering is not leader election (it pauses peers, it does not fence them): the Lease decides.
+        standalone=True,
+        clusterwide=options.all_namespaces,
+        namespaces=list(options.namespaces),
+        liveness_endpoint=options.liveness_endpoint,
+        # Kopf would otherwise name itself after the OS user, and the image's uid (65532) has no passwd entry:
+        # getpass.getuser() raises there. The pod's name (the hostname in a pod) identifies a replica better.
+        identity=_identity(),
+    )

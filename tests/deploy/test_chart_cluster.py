@@ -91,7 +91,7 @@ def test_helm_install_runs_the_operator_as_configured(
     assert "--metrics-address" in container["args"]
     assert container["ports"][0]["name"] == "metrics"
     pods = get_json(kube_cluster, "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}")["items"]
-    assert [p["spec"]["serviceAccountName"] for p in pods] == [name]
+    assert [p["spec"]["serviceAccountName"] for p in pods] == [name, name]
     role = get_json(kube_cluster, "clusterrole", name)
     binding = get_json(kube_cluster, "clusterrolebinding", name)
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
@@ -119,7 +119,7 @@ def test_helm_upgrade_with_a_changed_value_rolls_the_operator(
     after = get_json(kube_cluster, "deployment", name, "-n", namespace)
     assert after["metadata"]["generation"] > before["metadata"]["generation"]
     assert after["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
-    assert available(after) and after["status"]["updatedReplicas"] == 1
+    assert available(after) and after["status"]["updatedReplicas"] == 2
     assert after["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "--verbose"
     replica_sets = get_json(kube_cluster, "replicasets", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}")
     by_revision = {
@@ -210,6 +210,8 @@ def test_a_namespace_scoped_install_gives_the_operator_what_it_needs(
             operator_namespace=namespace,
             log_path=tmp_path / "operator.log",
             kubeconfig=kubeconfig,
+            # The release's Role on Leases is in the release namespace.
+            lease_namespace=namespace,
         )
         env = Env(watched, kube_api, kube_cluster, simulator, world.SimulatorAdmin(simulator.admin_url), operator)
         env.create_secret("snyk-api-token", {"apiToken": world.GROUP_KEY})

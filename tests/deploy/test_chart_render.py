@@ -63,7 +63,10 @@ def test_the_chart_templates_the_objects_kustomize_installs(
         ("ClusterRoleBinding", "snyk-broker-operator"),
         ("ClusterRole", "snyk-broker-operator-edit"),
         ("ClusterRole", "snyk-broker-operator-view"),
+        ("Role", "snyk-broker-operator-leader-election"),
+        ("RoleBinding", "snyk-broker-operator-leader-election"),
         ("Deployment", "snyk-broker-operator"),
+        ("PodDisruptionBudget", "snyk-broker-operator"),
     ],
     ids=lambda value: str(value),
 )
@@ -92,11 +95,35 @@ def test_another_release_name_prefixes_every_name(helm: Helm) -> None:
         "team-a-snyk-broker-operator",
         "team-a-snyk-broker-operator-edit",
         "team-a-snyk-broker-operator-view",
+        "team-a-snyk-broker-operator-leader-election",
     }
-    binding = chart.by_kind_and_name(rendered)[("ClusterRoleBinding", "team-a-snyk-broker-operator")]
+    objects = chart.by_kind_and_name(rendered)
+    binding = objects[("ClusterRoleBinding", "team-a-snyk-broker-operator")]
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "team-a-snyk-broker-operator", "namespace": "ops"}
     ]
+    lease_binding = objects[("RoleBinding", "team-a-snyk-broker-operator-leader-election")]
+    assert lease_binding["metadata"]["namespace"] == "ops"
+    assert lease_binding["subjects"] == binding["subjects"]
+    # Two releases in one namespace lead by Leases of their own.
+    args = chart.operator_container(rendered)["args"]
+    assert args[args.index("--lease-name") + 1] == "team-a-snyk-broker-operator"
+
+
+def test_leader_election_values(helm: Helm) -> None:
+    default = chart.documents(helm.template())
+    assert chart.deployment(default)["spec"]["replicas"] == 2
+    assert chart.deployment(default)["spec"]["strategy"]["type"] == "RollingUpdate"
+    tuned = chart.documents(helm.template({"leaderElection": {"leaseDuration": 30, "renewDeadline": 20}}))
+    args = chart.operator_container(tuned)["args"]
+    assert args[-4:] == ["--lease-duration", "30", "--renew-deadline", "20"]
+    single = chart.documents(helm.template({"replicaCount": 1, "leaderElection": {"enabled": False}}))
+    kinds = chart.by_kind_and_name(single)
+    assert "--no-leader-election" in chart.operator_container(single)["args"]
+    assert ("Role", "snyk-broker-operator-leader-election") not in kinds
+    assert ("PodDisruptionBudget", "snyk-broker-operator") not in kinds, "a PDB on one replica blocks every drain"
+    spread = chart.deployment(chart.documents(helm.template({"podAntiAffinity": "none"})))
+    assert "affinity" not in spread["spec"]["template"]["spec"]
 
 
 def test_watched_namespaces_give_a_namespace_scoped_install(helm: Helm, kustomized: list[Manifest]) -> None:
@@ -155,7 +182,7 @@ def test_operator_flags_follow_the_values(helm: Helm) -> None:
         "/etc/kube/config",
     ]
     assert container["ports"] == [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
-    assert container["env"][1:] == [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}]
+    assert container["env"][2:] == [{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}]
 
 
 def test_pod_settings_follow_the_values(helm: Helm) -> None:
@@ -213,7 +240,7 @@ def test_service_account_annotations(helm: Helm) -> None:
 
 def test_rbac_can_be_left_to_the_user(helm: Helm) -> None:
     kinds = {m["kind"] for m in chart.documents(helm.template({"rbac": {"create": False}}))}
-    assert kinds == {"ServiceAccount", "Deployment"}
+    assert kinds == {"ServiceAccount", "Deployment", "PodDisruptionBudget"}
     rendered = chart.documents(helm.template({"rbac": {"aggregatedRoles": False}}))
     assert {m["metadata"]["name"] for m in rendered if m["kind"] == "ClusterRole"} == {"snyk-broker-operator"}
 
@@ -234,7 +261,9 @@ def test_a_service_account_name_is_required_when_none_is_created(helm: Helm) -> 
     ("values", "message"),
     [
         ({"replicaCount": "two"}, "at '/replicaCount': got string, want integer"),
-        ({"replicaCount": 2}, "at '/replicaCount': maximum: got 2, want 1"),
+        ({"replicaCount": 2, "leaderElection": {"enabled": False}}, "at '/replicaCount': maximum: got 2, want 1"),
+        ({"leaderElection": {"leaseDuration": "15s"}}, "at '/leaderElection/leaseDuration': got string, want number"),
+        ({"podAntiAffinity": "required"}, "at '/podAntiAffinity'"),
         ({"watchNamespaces": "x"}, "at '/watchNamespaces': got string, want array"),
         ({"watchNamespaces": ["Team_A"]}, "at '/watchNamespaces/0'"),
         ({"metrics": {"port": "abc"}}, "at '/metrics/port': got string, want integer"),

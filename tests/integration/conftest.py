@@ -8,12 +8,14 @@ image's unprivileged uid (support.installed), with a token of the ServiceAccount
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from snyk_broker_operator.simulator import SimulatorThread
 from support import identity, installed
@@ -130,3 +132,10 @@ def env(
         finally:
             release_objects(environment)
             operator.stop()
+            _delete_lease(kube_api, environment.operator)
+
+
+def _delete_lease(api: client.ApiClient, operator: OperatorProcess) -> None:
+    """The test's Lease, left in the shared operator namespace by its operator (which may not delete it)."""
+    with contextlib.suppress(ApiException):
+        client.CoordinationV1Api(api).delete_namespaced_lease(operator.lease_name, operator.lease_namespace)

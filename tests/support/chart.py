@@ -109,12 +109,18 @@ def _drop_helm_labels(labels: dict[str, str] | None) -> None:
 
 
 def without_helm_labels(manifest: Manifest) -> Manifest:
-    """A copy without Helm's labels: on the object, and on a Deployment's selector and pod template."""
+    """A copy without Helm's labels: on the object, on a Deployment's selector, pod template and anti-affinity
+    selectors, and on a PodDisruptionBudget's selector."""
     copy: Manifest = json.loads(json.dumps(manifest))
     _drop_helm_labels(copy["metadata"].get("labels"))
     if copy["kind"] == "Deployment":
         _drop_helm_labels(copy["spec"]["selector"]["matchLabels"])
         _drop_helm_labels(copy["spec"]["template"]["metadata"].get("labels"))
+        anti = copy["spec"]["template"]["spec"].get("affinity", {}).get("podAntiAffinity", {})
+        for term in anti.get("preferredDuringSchedulingIgnoredDuringExecution", []):
+            _drop_helm_labels(term["podAffinityTerm"]["labelSelector"]["matchLabels"])
+    if copy["kind"] == "PodDisruptionBudget":
+        _drop_helm_labels(copy["spec"]["selector"]["matchLabels"])
     return copy
 
 

@@ -37,12 +37,24 @@ def install_identity(cluster: Cluster) -> None:
     cluster.run_kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=documents)
 
 
+# The install's Role on Leases (leader election), in OPERATOR_NAMESPACE: where OperatorProcess keeps its Leases.
+LEADER_ELECTION_ROLE = f"{SERVICE_ACCOUNT}-leader-election"
+
+
 def cluster_role_rules(cluster: Cluster) -> list[dict[str, Any]]:
     """The rules the install's ClusterRole for the operator grants."""
     for doc in install_manifests(cluster):
         if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == SERVICE_ACCOUNT:
             return list(doc["rules"])
     raise AssertionError("deploy/ has no ClusterRole named snyk-broker-operator")
+
+
+def operator_rules(cluster: Cluster) -> list[dict[str, Any]]:
+    """Every rule the install grants the operator: its ClusterRole's, and its Role's on Leases."""
+    for doc in install_manifests(cluster):
+        if doc["kind"] == "Role" and doc["metadata"]["name"] == LEADER_ELECTION_ROLE:
+            return cluster_role_rules(cluster) + list(doc["rules"])
+    raise AssertionError(f"deploy/ has no Role named {LEADER_ELECTION_ROLE}")
 
 
 def write_kubeconfig(

@@ -4,6 +4,14 @@ It runs as its image would: the installed wheel, as an unprivileged uid (support
 of the ServiceAccount the install creates (support.identity), never the admin's. Without an `installed` wheel (a
 unit of the test support itself) it runs from the source tree.
 
+It runs with leader election, as installed: on a Lease of its own (one per OperatorProcess unless a test shares
+one between two processes to test the election), in the namespace where the install's Role on Leases is. Its
+POD_NAME, its identity in the Lease, is kept across restarts, as a pod's is: a restarted operator takes its Lease
+back at once instead of waiting for it to expire. Its renew deadline is longer than the default (TEST_LEASE_TIMINGS):
+the chaos suite keeps the API server away for up to about 10 s and expects the operator to ride that out, while a
+leader that cannot renew within the deadline exits, which in a pod the kubelet answers with a restart and here
+nothing would. The election test runs with the defaults (`lease_timings=()`).
+
 Its log (DEBUG) goes to a file so that tests can assert what it did and did not write there (no token, no key).
 It serves its Prometheus metrics on a free loopback port, which is how tests count its reconcile passes: the
 operator publishes that on purpose, unlike the wording of a log line.
@@ -19,12 +27,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from support import identity
 from support.cluster import Cluster
 from support.installed import Installed
+
+# A renew deadline of 20 s (lease 30 s) instead of 10 s (15 s): see the module's docstring.
+TEST_LEASE_TIMINGS = ("--lease-duration", "30", "--renew-deadline", "20")
 
 
 class OperatorProcess:
@@ -37,6 +50,10 @@ class OperatorProcess:
         log_path: Path,
         kubeconfig: Path | None = None,
         installed: Installed | None = None,
+        lease_name: str | None = None,
+        lease_namespace: str = identity.OPERATOR_NAMESPACE,
+        pod_name: str | None = None,
+        lease_timings: Sequence[str] = TEST_LEASE_TIMINGS,
     ) -> None:
         self._cluster = cluster
         # The operator's own credentials (a ServiceAccount token); the admin kubeconfig only when none is given.
@@ -45,6 +62,10 @@ class OperatorProcess:
         self._namespaces = tuple(namespaces)
         self._operator_namespace = operator_namespace
         self.log_path = log_path
+        self.pod_name = pod_name or f"operator-{uuid.uuid4().hex[:10]}"
+        self.lease_name = lease_name or f"sbo-{self.pod_name}"
+        self.lease_namespace = lease_namespace
+        self._lease_timings = tuple(lease_timings)
         self._process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.metrics_port = _free_port()
@@ -62,7 +83,13 @@ class OperatorProcess:
             args += ["--namespace", namespace]
         args += ["--operator-namespace", self._operator_namespace]
         args += ["--metrics-address", f"127.0.0.1:{self.metrics_port}"]
-        environment = {**os.environ, "KUBECONFIG": str(self._kubeconfig), "PYTHONUNBUFFERED": "1"}
+        args += ["--lease-name", self.lease_name, "--lease-namespace", self.lease_namespace, *self._lease_timings]
+        environment = {
+            **os.environ,
+            "KUBECONFIG": str(self._kubeconfig),
+            "PYTHONUNBUFFERED": "1",
+            "POD_NAME": self.pod_name,
+        }
         environment.update(env or {})
         log = self.log_path.open("ab")
         try:
@@ -84,9 +111,32 @@ class OperatorProcess:
         else:
             self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=environment)
 
+    def sibling(self, log_path: Path, *, lease_timings: Sequence[str] | None = None) -> OperatorProcess:
+        """Another replica: the same namespaces, credentials and Lease, another POD_NAME (identity in the Lease)."""
+        return OperatorProcess(
+            self._cluster,
+            namespaces=self._namespaces,
+            operator_namespace=self._operator_namespace,
+            log_path=log_path,
+            kubeconfig=self._kubeconfig,
+            installed=self._installed,
+            lease_name=self.lease_name,
+            lease_namespace=self.lease_namespace,
+            lease_timings=self._lease_timings if lease_timings is None else lease_timings,
+        )
+
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
+    def signal(self, number: signal.Signals) -> None:
+        """Send a signal without waiting (a test times what follows); `stop` then collects the process."""
+        assert self._process is not None
+        self._process.send_signal(number)
 
     def stop(self, *, kill: bool = False) -> None:
         """SIGTERM and wait (a graceful stop), or SIGKILL (a crash)."""

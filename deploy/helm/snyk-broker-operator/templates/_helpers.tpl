@@ -125,6 +125,7 @@ The operator's command line. Without values, exactly deploy/base/deployment.yaml
 {{- if .Values.operatorNamespace }}
 {{- $args = concat $args (list "--operator-namespace" .Values.operatorNamespace) }}
 {{- end }}
+{{- $args = concat $args (include "sbo.leaderElectionArgs" . | fromJsonArray) }}
 {{- if .Values.metrics.enabled }}
 {{- $args = concat $args (list "--metrics-address" (printf "0.0.0.0:%d" (int .Values.metrics.port))) }}
 {{- end }}
@@ -135,5 +136,31 @@ The operator's command line. Without values, exactly deploy/base/deployment.yaml
 {{- $args = concat $args (list "--log-format" "json") }}
 {{- end }}
 {{- $args = concat $args .Values.extraArgs }}
+{{- toJson $args }}
+{{- end }}
+
+{{/*
+Leader election flags, only where they differ from the operator's defaults (so the default install has kustomize's
+command line): off; the Lease named after the release when that is not the default name (two releases in one
+namespace must not share a Lease); durations. The Lease's namespace is always the one the operator runs in.
+*/}}
+{{- define "sbo.leaderElectionArgs" -}}
+{{- $args := list }}
+{{- $election := .Values.leaderElection }}
+{{- if not $election.enabled }}
+{{- $args = append $args "--no-leader-election" }}
+{{- else }}
+{{- $fullname := include "sbo.fullname" . }}
+{{- if ne $fullname "snyk-broker-operator" }}
+{{- $args = concat $args (list "--lease-name" $fullname) }}
+{{- end }}
+{{- range $key, $flag := dict "leaseDuration" "--lease-duration" "renewDeadline" "--renew-deadline" "retryPeriod" "--retry-period" }}
+{{- $value := index $election $key }}
+{{- $default := index (dict "leaseDuration" 15 "renewDeadline" 10 "retryPeriod" 2) $key }}
+{{- if ne (toString $value) (toString $default) }}
+{{- $args = concat $args (list $flag (toString $value)) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- toJson $args }}
 {{- end }}
