@@ -63,6 +63,7 @@ bench: $(STAMP) control-plane
 	$(BIN)/python bench/snyk_client_throughput.py
 	hack/local-cluster up >/dev/null
 	$(BIN)/python bench/converge_at_scale.py
+	$(BIN)/python bench/failover.py
 
 # Every chaos scenario (faults of Snyk, the network, the control plane, the operator) on 100 BrokerTokens, about
 # 11 minutes; `make test` runs the short one. Figures go to bench/results/chaos.json.

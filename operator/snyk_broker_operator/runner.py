@@ -70,6 +70,11 @@ def _identity() -> Any:
     return f"{os.environ.get('POD_NAME') or socket.gethostname()}/{os.getpid()}"
 
 
+def _candidate_identity() -> str:
+    """This replica's name in the Lease and in the events it records."""
+    return leadership.candidate_identity(os.environ, socket.gethostname(), os.getpid())
+
+
 def build_dependencies(api: connect.ApiClient, *, operator_namespace: str) -> Dependencies:
     """The real adapters behind the engine's ports; crash points armed from SBO_FAILPOINTS (tests only)."""
     secrets = SecretStore(api)
@@ -77,7 +82,7 @@ def build_dependencies(api: connect.ApiClient, *, operator_namespace: str) -> De
     return Dependencies(
         secrets=secrets,
         objects=objects,
-        events=EventRecorder(api),
+        events=EventRecorder(api, instance=_candidate_identity()),
         connections=Connections(objects=objects, secrets=secrets, operator_namespace=operator_namespace),
         workloads=Workloads(api),
         failpoint=failpoints.from_environment(os.environ),
@@ -89,7 +94,7 @@ def build_elector(api: connect.ApiClient, lease: LeaseOptions, on_change: Callab
         Leases(api, request_timeout=lease.timings.retry_period),
         namespace=lease.namespace,
         name=lease.name,
-        identity=leadership.candidate_identity(os.environ, socket.gethostname(), os.getpid()),
+        identity=_candidate_identity(),
         timings=lease.timings,
         on_change=on_change,
     )

@@ -10,6 +10,7 @@ in the Lease).
 
 from __future__ import annotations
 
+import datetime
 import signal
 import threading
 import time
@@ -124,6 +125,7 @@ def test_one_replica_reconciles_and_the_standby_takes_over_a_rotation_on_sigkill
         request_rotation(env, "broker", "leader-election")
         wait_for(lambda: not rotation_idle(status_of(env, "broker")), timeout=30, what="the rotation to start")
         first.signal(signal.SIGKILL)
+        killed_at = datetime.datetime.now(datetime.UTC)
         sigkill_seconds = time_until(
             lambda: standby.reconcile_passes("BrokerToken") > 0, timeout=40, what="the standby's first pass"
         )
@@ -159,8 +161,24 @@ def test_one_replica_reconciles_and_the_standby_takes_over_a_rotation_on_sigkill
     ]
     assert provisionals == [current], "a provisional token was issued and then lost"
     assert status_of(env, "broker")["tokenFingerprint"] == fingerprint(current)
+    # The events show one writer at a time: the first until its death, then the standby (which finished the
+    # rotation), then perhaps the first again after the SIGTERM handover; never two interleaved.
+    writers = event_writers(env, "broker")
+    assert writers, "no events recorded"
+    runs = [instance for index, (instance, _) in enumerate(writers) if index == 0 or writers[index - 1][0] != instance]
+    assert runs in ([first.pod_name, standby.pod_name], [first.pod_name, standby.pod_name, first.pod_name]), runs
+    assert all(at > killed_at for instance, at in writers if instance == standby.pod_name)
     assert sigkill_seconds <= SIGKILL_GOAL_SECONDS, sigkill_seconds
     assert sigterm_seconds <= SIGTERM_GOAL_SECONDS, sigterm_seconds
+
+
+def event_writers(env: Env, name: str) -> list[tuple[str, datetime.datetime]]:
+    """(reportingInstance, eventTime) of the events about the BrokerToken `name`, oldest first."""
+    events = client.CoreV1Api(env.api).list_namespaced_event(
+        env.namespace, field_selector=f"involvedObject.kind=BrokerToken,involvedObject.name={name}"
+    )
+    written = [(str(event.reporting_instance), event.event_time) for event in events.items if event.event_time]
+    return sorted(written, key=lambda pair: pair[1])
 
 
 def standby_exit_was_clean(operator: OperatorProcess) -> bool:

@@ -17,8 +17,13 @@ REPORTING_COMPONENT = OPERATOR_NAME
 
 
 class EventRecorder:
-    def __init__(self, api: client.ApiClient) -> None:
+    """Records events as `instance` (the replica's leader-election identity), so that the events of an object show
+    which replica wrote each one: with leader election, one writer at a time."""
+
+    def __init__(self, api: client.ApiClient, *, instance: str = REPORTING_COMPONENT) -> None:
         self._core = client.CoreV1Api(api)
+        # reportingInstance is limited to 128 characters by the API server.
+        self._instance = instance[:128]
 
     async def record(self, *, involved: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
         metadata = involved["metadata"]
@@ -44,9 +49,9 @@ class EventRecorder:
             # Microseconds: events recorded in one pass (BridgeReady, then TokenSwitched) keep their order.
             event_time=now,
             count=1,
-            source=client.V1EventSource(component=REPORTING_COMPONENT),
+            source=client.V1EventSource(component=REPORTING_COMPONENT, host=self._instance),
             reporting_component=REPORTING_COMPONENT,
-            reporting_instance=REPORTING_COMPONENT,
+            reporting_instance=self._instance,
             action=reason,
         )
         await call(self._core.create_namespaced_event, namespace, event)
