@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -104,13 +105,13 @@ async def _reconcile_loop(
     stop: asyncio.Future[Any] = asyncio.ensure_future(stopped.wait())
     try:
         while not stopped:
+            started = time.monotonic()
             try:
-                with runtime.metrics.timed_pass(what):
-                    delay, outcome = await pass_()
+                delay, outcome = await pass_()
             except Exception:
                 logger.exception("Reconcile of %s %s/%s failed unexpectedly", *key)
                 delay, outcome = AFTER_CRASH_SECONDS, "error"
-            runtime.metrics.passed(what, outcome)
+            runtime.metrics.passed(what, outcome, time.monotonic() - started)
             await kicks.wait_for_kick(kick, stop, seconds=delay)
     finally:
         stop.cancel()
@@ -131,9 +132,15 @@ async def broker_token_loop(body: kopf.Body, stopped: kopf.DaemonStopped, memo: 
             last_status=last[0].status if last else None,
         )
         last[:] = [result]
+        # The per-token series come from the status the pass left, before the pass is counted as done.
+        runtime.metrics.tokens.record(key[1:], result.status)
         return result.delay, result.outcome
 
-    await _reconcile_loop(body, stopped, runtime, BROKER_TOKEN_KIND, one_pass)
+    try:
+        await _reconcile_loop(body, stopped, runtime, BROKER_TOKEN_KIND, one_pass)
+    finally:
+        # Deleted, or no longer reconciled by this replica: its series must not linger at their last values.
+        runtime.metrics.tokens.forget(key[1:])
     if body.metadata.get("deletionTimestamp"):
         await cleanup.release_secret(body, runtime.deps)
 

@@ -24,6 +24,7 @@ from snyk_broker_operator.adapters.kube.events import EventRecorder
 from snyk_broker_operator.adapters.kube.leases import Leases
 from snyk_broker_operator.adapters.kube.secrets import SecretStore
 from snyk_broker_operator.adapters.kube.workloads import Workloads
+from snyk_broker_operator.adapters.snyk import NO_OBSERVER, SnykObserver
 from snyk_broker_operator.engine import failpoints
 from snyk_broker_operator.engine.connections import Connections
 from snyk_broker_operator.engine.dependencies import Dependencies
@@ -75,15 +76,20 @@ def _candidate_identity() -> str:
     return leadership.candidate_identity(os.environ, socket.gethostname(), os.getpid())
 
 
-def build_dependencies(api: connect.ApiClient, *, operator_namespace: str) -> Dependencies:
-    """The real adapters behind the engine's ports; crash points armed from SBO_FAILPOINTS (tests only)."""
+def build_dependencies(
+    api: connect.ApiClient, *, operator_namespace: str, snyk_observer: SnykObserver = NO_OBSERVER
+) -> Dependencies:
+    """The real adapters behind the engine's ports; crash points armed from SBO_FAILPOINTS (tests only); every Snyk
+    client reports its traffic to `snyk_observer` (the metrics)."""
     secrets = SecretStore(api)
     objects = CustomObjects(api)
     return Dependencies(
         secrets=secrets,
         objects=objects,
         events=EventRecorder(api, instance=_candidate_identity()),
-        connections=Connections(objects=objects, secrets=secrets, operator_namespace=operator_namespace),
+        connections=Connections(
+            objects=objects, secrets=secrets, operator_namespace=operator_namespace, snyk_observer=snyk_observer
+        ),
         workloads=Workloads(api),
         failpoint=failpoints.from_environment(os.environ),
     )
@@ -105,8 +111,9 @@ async def run(options: RunOptions) -> None:
         # Kopf logs in through the kubernetes client, which reads KUBECONFIG: both must use the same cluster.
         os.environ["KUBECONFIG"] = options.kubeconfig
     api = connect.api_client(options.kubeconfig)
-    deps = build_dependencies(api, operator_namespace=options.operator_namespace)
-    runtime = handlers.Runtime(deps=deps, kicks=Kicks(), metrics=metrics.Metrics())
+    published = metrics.Metrics()
+    deps = build_dependencies(api, operator_namespace=options.operator_namespace, snyk_observer=published.snyk)
+    runtime = handlers.Runtime(deps=deps, kicks=Kicks(), metrics=published)
     if options.metrics_address:
         server, _ = metrics.serve(runtime.metrics, options.metrics_address)
         logger.info("Serving metrics on http://%s:%d/metrics", *server.server_address[:2])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
+from collections.abc import Iterable
 from typing import Any, cast
 
 from kubernetes import client
@@ -126,7 +128,7 @@ def broker_token(name: str, **spec: Any) -> dict[str, Any]:
 
 def _texts_that_must_not_hold_secrets(env: Env) -> dict[str, str]:
     """Everything a token must never reach: the operator's DEBUG log, events, statuses, annotations of all objects."""
-    texts = {"operator log": env.operator.log_text()}
+    texts = {"operator log": env.operator.log_text(), "operator metrics": env.operator.metrics_text()}
     core, apps = env.core, client.AppsV1Api(env.api)
     events = core.list_namespaced_event(env.namespace).items
     texts["events"] = "\n".join(f"{e.reason} {e.message}" for e in events)
@@ -142,12 +144,30 @@ def _texts_that_must_not_hold_secrets(env: Env) -> dict[str, str]:
     return texts
 
 
-def assert_no_secret_leaked(env: Env) -> None:
+def _secrets(env: Env) -> set[str]:
     secrets = {token for token in env.sim.issued_tokens()} | {world.GROUP_KEY, world.TEAM_A_ONLY_KEY}
-    secrets |= set(getattr(env, "extra_secrets", ()))
+    return secrets | set(getattr(env, "extra_secrets", ()))
+
+
+def assert_no_secret_leaked(env: Env) -> None:
+    secrets = _secrets(env)
     for where, text in _texts_that_must_not_hold_secrets(env).items():
         for secret in secrets:
             assert secret not in text, f"a token or API key leaked into {where}"
+    assert_no_secret_in_metrics(env, [env.operator.metrics_text()])
+
+
+def assert_no_secret_in_metrics(env: Env, pages: Iterable[str]) -> None:
+    """Metrics pages hold not even a fingerprint (allowed in status, events and the log): their labels name a
+    BrokerToken by namespace and name at most. Checks every token the simulator issued and every key, as the
+    secret itself, its sha256 and the fingerprint shown elsewhere (`sha256:` and 12 hex digits)."""
+    forms = set()
+    for secret in _secrets(env):
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        forms |= {secret, digest, digest[:12]}
+    for number, page in enumerate(pages):
+        for form in forms:
+            assert form not in page, f"a token, key or fingerprint of one is in metrics page {number}"
 
 
 def release_objects(env: Env) -> None:

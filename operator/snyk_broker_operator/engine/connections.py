@@ -12,7 +12,7 @@ import hashlib
 import pydantic
 from pydantic import SecretStr
 
-from snyk_broker_operator.adapters.snyk import LimiterRegistry, RetryPolicy, SnykClient
+from snyk_broker_operator.adapters.snyk import NO_OBSERVER, LimiterRegistry, RetryPolicy, SnykClient, SnykObserver
 from snyk_broker_operator.engine.outcomes import ConnectionUnusable
 from snyk_broker_operator.engine.ports import CustomObjects, SecretStore
 from snyk_broker_operator.models import (
@@ -35,10 +35,19 @@ PLURALS = {
 
 
 class Connections:
-    def __init__(self, *, objects: CustomObjects, secrets: SecretStore, operator_namespace: str) -> None:
+    def __init__(
+        self,
+        *,
+        objects: CustomObjects,
+        secrets: SecretStore,
+        operator_namespace: str,
+        snyk_observer: SnykObserver = NO_OBSERVER,
+    ) -> None:
         self._objects = objects
         self._secrets = secrets
         self._operator_namespace = operator_namespace
+        # Told of every Snyk request, retry and budget wait of every client (the runner wires the metrics).
+        self._snyk_observer = snyk_observer
         self._limiters = LimiterRegistry()
         self._clients: dict[tuple[str, str], SnykClient] = {}
         # Which client (URL, key hash) each connection used last: a client no connection uses any more (its key was
@@ -98,7 +107,13 @@ class Connections:
         )
         client = self._clients.get(cache_key)
         if client is None:
-            client = SnykClient(api_key=api_key, api_url=url, limiter=limiter, retry_policy=OPERATOR_RETRY_POLICY)
+            client = SnykClient(
+                api_key=api_key,
+                api_url=url,
+                limiter=limiter,
+                retry_policy=OPERATOR_RETRY_POLICY,
+                observer=self._snyk_observer,
+            )
             self._clients[cache_key] = client
         return client, cache_key
 

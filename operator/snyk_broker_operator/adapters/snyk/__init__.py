@@ -9,6 +9,7 @@ Public surface (everything else in this package is an implementation detail):
 - Errors (:mod:`.errors`, tree drawn there): :class:`SnykError` and its subclasses.
 - Pacing and retries: :class:`LimiterRegistry`, :class:`RequestLimiter` (:mod:`.limiter`),
   :class:`RetryPolicy`, :data:`NO_RETRIES` (:mod:`.retry`).
+- Observing its traffic: :class:`SnykObserver`, :data:`NO_OBSERVER` (:mod:`.observer`).
 - Where: :class:`SnykRegion`, :func:`v1_base_url` (:mod:`.regions`); :class:`SnykCall` (:mod:`.calls`);
   :func:`fingerprint` (``sha256:`` + 12 hex of a secret).
 """
@@ -32,12 +33,14 @@ from snyk_broker_operator.adapters.snyk.errors import (
 )
 from snyk_broker_operator.adapters.snyk.fingerprint import fingerprint
 from snyk_broker_operator.adapters.snyk.limiter import LimiterRegistry, RequestLimiter
+from snyk_broker_operator.adapters.snyk.observer import NO_OBSERVER, SnykObserver
 from snyk_broker_operator.adapters.snyk.regions import SnykRegion, v1_base_url
 from snyk_broker_operator.adapters.snyk.results import BrokerTokenGrant, Credentials, Org, ProvisionalToken
 from snyk_broker_operator.adapters.snyk.retry import NO_RETRIES, RetryPolicy
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "NO_OBSERVER",
     "NO_RETRIES",
     "AmbiguousError",
     "AuthenticationError",
@@ -60,6 +63,7 @@ __all__ = [
     "SnykCall",
     "SnykClient",
     "SnykError",
+    "SnykObserver",
     "SnykRegion",
     "UnavailableError",
     "UnexpectedResponseError",

@@ -27,6 +27,7 @@ import snyk_broker_operator
 from snyk_broker_operator.adapters.snyk import errors, fingerprint, mapping, regions, results, retry, wire
 from snyk_broker_operator.adapters.snyk import limiter as limiters
 from snyk_broker_operator.adapters.snyk.calls import CallContext, SnykCall
+from snyk_broker_operator.adapters.snyk.observer import NO_OBSERVER, SnykObserver
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class SnykClient:
     * **retry_policy** - how hard to retry (:class:`~.retry.RetryPolicy`).
     * **timeout** - httpx timeouts (default: connect 5 s, read/write/pool 30 s).
     * **transport** - an ``httpx.AsyncBaseTransport`` to use instead of the network (tests).
+    * **observer** - told of every request, retry and wait on the limiter (:mod:`.observer`; default: nobody).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class SnykClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,  # injected by tests: waits between attempts
         clock: Callable[[], float] = time.monotonic,  # injected by tests: elapsed time of a call
         now: Callable[[], datetime] = _utc_now,  # injected by tests: reads Retry-After dates
+        observer: SnykObserver = NO_OBSERVER,
     ) -> None:
         if not isinstance(api_key, SecretStr):
             raise TypeError("api_key must be a pydantic.SecretStr")
@@ -91,6 +94,7 @@ class SnykClient:
         self._sleep = sleep
         self._clock = clock
         self._now = now
+        self._observer = observer
         self._base_url = base_url
         self._http = httpx.AsyncClient(
             base_url=base_url,
@@ -245,6 +249,7 @@ class SnykClient:
                 attempts_made + 1,
                 self._retry.max_attempts,
             )
+            self._observer.retrying(call=context.call.value)
             await self._sleep(delay)
 
     async def _attempt(
@@ -252,12 +257,20 @@ class SnykClient:
     ) -> httpx.Response | errors.SnykError:
         content = None if body is None else body.model_dump_json(by_alias=True).encode("utf-8")
         headers = None if content is None else {"Content-Type": JSON_CONTENT_TYPE}
+        call = context.call.value
+        queued_at = self._clock()
         async with self._limiter.acquire():
+            sent_at = self._clock()
+            if sent_at > queued_at:
+                self._observer.waited_for_budget(seconds=sent_at - queued_at)
             try:
                 response = await self._http.request(method, path, content=content, headers=headers)
             except httpx.TransportError as exc:
+                self._observer.request_finished(call=call, status_code=None, seconds=self._clock() - sent_at)
                 logger.debug("Snyk %s: no answer (%s)", context.describe(), type(exc).__name__)
                 return mapping.error_from_transport(exc, context=context)
+            answered = self._clock() - sent_at
+            self._observer.request_finished(call=call, status_code=response.status_code, seconds=answered)
         logger.debug("Snyk %s: HTTP %d", context.describe(), response.status_code)
         if response.is_success:
             return response
