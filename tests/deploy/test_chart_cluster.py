@@ -3,7 +3,9 @@ rules), then helm install, upgrade and uninstall of real releases, and the names
 used by the real operator.
 
 The pods run on kwok's fake nodes, so a pod's Running is faked: what is real is the API server's acceptance of every
-object, the Deployment and ReplicaSet controllers (availability, a new ReplicaSet per template), and RBAC.
+object, the Deployment and ReplicaSet controllers (availability, a new ReplicaSet per template), and RBAC. The
+local control plane runs no EndpointSlice controller, so the metrics Service's endpoints are resolved here as that
+controller would: its selector against the running pods, its named targetPort against their container ports.
 Each test has its own namespace and release (tests/conftest.py, conftest.py); `helm uninstall` removes the
 release's ClusterRoles and bindings.
 """
@@ -80,7 +82,7 @@ def test_a_server_side_dry_run_runs_the_crds_cel_rules(
 def test_helm_install_runs_the_operator_as_configured(
     cluster_helm: Helm, kube_cluster: Cluster, namespace: str, release: str
 ) -> None:
-    install(cluster_helm, release, namespace, "--set", "metrics.enabled=true")
+    install(cluster_helm, release, namespace)  # metrics are on by default
     name = f"{release}-snyk-broker-operator"
     deployment = get_json(kube_cluster, "deployment", name, "-n", namespace)
     assert available(deployment)
@@ -88,10 +90,21 @@ def test_helm_install_runs_the_operator_as_configured(
     assert pod["serviceAccountName"] == name
     (container,) = pod["containers"]
     assert container["args"][:2] == ["run", "--all-namespaces"]
-    assert "--metrics-address" in container["args"]
-    assert container["ports"][0]["name"] == "metrics"
+    assert container["args"][container["args"].index("--metrics-address") + 1] == "0.0.0.0:9090"
     pods = get_json(kube_cluster, "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}")["items"]
     assert [p["spec"]["serviceAccountName"] for p in pods] == [name, name]
+    # The metrics Service selects exactly the two running operator pods, on their container port named metrics.
+    service = get_json(kube_cluster, "service", f"{name}-metrics", "-n", namespace)
+    selector = ",".join(f"{key}={value}" for key, value in sorted(service["spec"]["selector"].items()))
+    selected = get_json(kube_cluster, "pods", "-n", namespace, "-l", selector)["items"]
+    assert sorted(p["metadata"]["name"] for p in selected) == sorted(p["metadata"]["name"] for p in pods)
+    assert all(p["status"]["phase"] == "Running" for p in selected)
+    (port,) = service["spec"]["ports"]
+    assert (port["name"], port["port"], port["targetPort"]) == ("metrics", 9090, "metrics")
+    for selected_pod in selected:
+        (running,) = selected_pod["spec"]["containers"]
+        named = {p["name"]: p["containerPort"] for p in running.get("ports", [])}
+        assert named.get("metrics") == 9090, selected_pod["metadata"]["name"]
     role = get_json(kube_cluster, "clusterrole", name)
     binding = get_json(kube_cluster, "clusterrolebinding", name)
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]

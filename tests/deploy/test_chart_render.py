@@ -1,15 +1,19 @@
 """The chart renders the kustomize install (apart from Helm's labels), each value does what values.yaml says, and
-values.schema.json refuses a wrong type. `helm lint --strict` and `helm template` only: no cluster."""
+values.schema.json refuses a wrong type. The optional ServiceMonitor and PrometheusRule are deploy/monitoring/'s.
+`helm lint --strict` and `helm template` only: no cluster."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from support import chart
 from support.chart import CHART, Helm, Manifest
+from support.cluster import REPO
 
 # What `kubectl apply -k deploy/` creates that the chart does not template: the namespace (`helm install
 # --create-namespace`) and the CRDs (the chart's crds/, byte copies of crds/: test_chart_sources.py).
@@ -19,6 +23,28 @@ CLUSTER_SCOPED = frozenset(
 )
 
 Grant = tuple[str, str, str]
+MONITORING = {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}}
+
+
+def comparable(manifest: Manifest) -> Manifest:
+    """Without Helm's labels (chart.without_helm_labels), also on the selectors of the metrics Service and the
+    ServiceMonitor."""
+    copy = chart.without_helm_labels(manifest)
+    if copy["kind"] == "Service":
+        copy["spec"]["selector"].pop("app.kubernetes.io/instance", None)
+    if copy["kind"] == "ServiceMonitor":
+        copy["spec"]["selector"]["matchLabels"].pop("app.kubernetes.io/instance", None)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def kustomized_monitoring() -> list[Manifest]:
+    """`kubectl kustomize deploy/monitoring/`: the optional ServiceMonitor and PrometheusRule."""
+    kubectl = chart.control_plane_bin_dir() / "kubectl"
+    rendered = subprocess.run(
+        [str(kubectl), "kustomize", str(REPO / "deploy" / "monitoring")], capture_output=True, text=True, check=True
+    ).stdout
+    return chart.documents(rendered)
 
 
 def grants(rules: list[dict[str, Any]]) -> set[Grant]:
@@ -46,6 +72,9 @@ def test_the_packaged_chart_renders_the_same(helm: Helm, tmp_path: Path) -> None
     (package,) = tmp_path.glob("snyk-broker-operator-*.tgz")
     packaged = helm.run("template", chart.RELEASE, str(package), "--namespace", chart.NAMESPACE, "--include-crds")
     assert packaged.stdout == helm.template(include_crds=True)
+    # files/rules.yaml too, which only the PrometheusRule reads.
+    with_rules = helm.run("template", chart.RELEASE, str(package), "--namespace", chart.NAMESPACE, values=MONITORING)
+    assert with_rules.stdout == helm.template(MONITORING)
 
 
 def test_the_chart_templates_the_objects_kustomize_installs(
@@ -67,6 +96,7 @@ def test_the_chart_templates_the_objects_kustomize_installs(
         ("RoleBinding", "snyk-broker-operator-leader-election"),
         ("Deployment", "snyk-broker-operator"),
         ("PodDisruptionBudget", "snyk-broker-operator"),
+        ("Service", "snyk-broker-operator-metrics"),
     ],
     ids=lambda value: str(value),
 )
@@ -74,10 +104,96 @@ def test_each_object_matches_kustomize_apart_from_helm_labels(
     kustomized: list[Manifest], rendered_default: list[Manifest], kind: str, name: str
 ) -> None:
     # The whole object: for the Deployment that is the strategy, selector, and the pod spec (args, env, probes,
-    # security contexts, resources, serviceAccountName, image); for the roles their rules and aggregation labels.
+    # ports, security contexts, resources, serviceAccountName, image); for the roles their rules and aggregation
+    # labels; for the Service its selector and ports.
     expected = chart.by_kind_and_name(kustomized)[(kind, name)]
-    actual = chart.without_helm_labels(chart.by_kind_and_name(rendered_default)[(kind, name)])
+    actual = comparable(chart.by_kind_and_name(rendered_default)[(kind, name)])
     assert actual == expected
+
+
+def test_metrics_are_served_and_exposed_by_default(rendered_default: list[Manifest]) -> None:
+    container = chart.operator_container(rendered_default)
+    args = container["args"]
+    assert args[args.index("--metrics-address") + 1] == "0.0.0.0:9090"
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9090, "protocol": "TCP"}]
+    service = chart.by_kind_and_name(rendered_default)[("Service", "snyk-broker-operator-metrics")]
+    pod_labels = chart.deployment(rendered_default)["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items(), "the Service selects the operator pods"
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]
+    kinds = {m["kind"] for m in rendered_default}
+    assert not kinds & {"ServiceMonitor", "PrometheusRule"}, "their CRDs may be missing: off by default"
+
+
+def test_metrics_can_be_turned_off(helm: Helm) -> None:
+    rendered = chart.documents(helm.template({"metrics": {"enabled": False}}))
+    container = chart.operator_container(rendered)
+    assert "--metrics-address" not in container["args"]
+    assert "ports" not in container
+    assert "Service" not in {m["kind"] for m in rendered}
+
+
+def test_the_monitoring_objects_match_deploy_monitoring_apart_from_helm_labels(
+    helm: Helm, kustomized_monitoring: list[Manifest]
+) -> None:
+    rendered = chart.documents(helm.template(MONITORING))
+    expected = chart.by_kind_and_name(kustomized_monitoring)
+    assert set(expected) == {("ServiceMonitor", "snyk-broker-operator"), ("PrometheusRule", "snyk-broker-operator")}
+    actual = chart.by_kind_and_name(
+        comparable(m) for m in rendered if m["kind"] in ("ServiceMonitor", "PrometheusRule")
+    )
+    assert actual == expected
+    # The ServiceMonitor scrapes the metrics Service (and nothing else of the release) as the rules expect.
+    objects = chart.by_kind_and_name(rendered)
+    monitor = objects[("ServiceMonitor", "snyk-broker-operator")]
+    service = objects[("Service", "snyk-broker-operator-metrics")]
+    selected = [
+        m for m in rendered if monitor["spec"]["selector"]["matchLabels"].items() <= m["metadata"]["labels"].items()
+    ]
+    assert selected == [service]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"]
+    assert endpoint["honorLabels"] is True
+    assert endpoint["relabelings"] == [{"targetLabel": "job", "replacement": "snyk-broker-operator"}]
+
+
+def test_the_prometheus_rule_holds_the_rule_groups_of_deploy_monitoring(helm: Helm) -> None:
+    source = yaml.safe_load((REPO / "deploy" / "monitoring" / "rules.yaml").read_text())
+    rendered = chart.documents(helm.template(MONITORING, release="team-a", namespace="ops"))
+    rule = chart.by_kind_and_name(rendered)[("PrometheusRule", "team-a-snyk-broker-operator")]
+    assert rule["metadata"]["namespace"] == "ops"
+    assert rule["spec"] == source
+
+
+def test_monitoring_values(helm: Helm) -> None:
+    values = {
+        "metrics": {
+            "port": 9100,
+            "service": {"annotations": {"prometheus.io/scrape": "true"}},
+            "serviceMonitor": {
+                "enabled": True,
+                "labels": {"release": "prom"},
+                "interval": "30s",
+                "scrapeTimeout": "10s",
+            },
+            "prometheusRule": {
+                "enabled": True,
+                "labels": {"release": "prom"},
+                "runbookBaseUrl": "https://git.example.com/sbo/blob/main/",
+            },
+        }
+    }
+    objects = chart.by_kind_and_name(chart.documents(helm.template(values)))
+    service = objects[("Service", "snyk-broker-operator-metrics")]
+    assert service["metadata"]["annotations"] == {"prometheus.io/scrape": "true"}
+    assert service["spec"]["ports"][0]["port"] == 9100
+    monitor = objects[("ServiceMonitor", "snyk-broker-operator")]
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert (endpoint["interval"], endpoint["scrapeTimeout"]) == ("30s", "10s")
+    rule = objects[("PrometheusRule", "snyk-broker-operator")]
+    assert rule["metadata"]["labels"]["release"] == "prom"
+    urls = [r["annotations"]["runbook_url"] for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert urls and all(url.startswith("https://git.example.com/sbo/blob/main/docs/operations.md#") for url in urls)
 
 
 def test_every_object_carries_helm_labels(rendered_default: list[Manifest]) -> None:
@@ -96,6 +212,7 @@ def test_another_release_name_prefixes_every_name(helm: Helm) -> None:
         "team-a-snyk-broker-operator-edit",
         "team-a-snyk-broker-operator-view",
         "team-a-snyk-broker-operator-leader-election",
+        "team-a-snyk-broker-operator-metrics",
     }
     objects = chart.by_kind_and_name(rendered)
     binding = objects[("ClusterRoleBinding", "team-a-snyk-broker-operator")]
@@ -116,7 +233,8 @@ def test_leader_election_values(helm: Helm) -> None:
     assert chart.deployment(default)["spec"]["strategy"]["type"] == "RollingUpdate"
     tuned = chart.documents(helm.template({"leaderElection": {"leaseDuration": 30, "renewDeadline": 20}}))
     args = chart.operator_container(tuned)["args"]
-    assert args[-4:] == ["--lease-duration", "30", "--renew-deadline", "20"]
+    at = args.index("--lease-duration")
+    assert args[at : at + 4] == ["--lease-duration", "30", "--renew-deadline", "20"]
     single = chart.documents(helm.template({"replicaCount": 1, "leaderElection": {"enabled": False}}))
     kinds = chart.by_kind_and_name(single)
     assert "--no-leader-election" in chart.operator_container(single)["args"]
@@ -240,7 +358,7 @@ def test_service_account_annotations(helm: Helm) -> None:
 
 def test_rbac_can_be_left_to_the_user(helm: Helm) -> None:
     kinds = {m["kind"] for m in chart.documents(helm.template({"rbac": {"create": False}}))}
-    assert kinds == {"ServiceAccount", "Deployment", "PodDisruptionBudget"}
+    assert kinds == {"ServiceAccount", "Deployment", "PodDisruptionBudget", "Service"}
     rendered = chart.documents(helm.template({"rbac": {"aggregatedRoles": False}}))
     assert {m["metadata"]["name"] for m in rendered if m["kind"] == "ClusterRole"} == {"snyk-broker-operator"}
 
@@ -268,6 +386,12 @@ def test_a_service_account_name_is_required_when_none_is_created(helm: Helm) -> 
         ({"watchNamespaces": ["Team_A"]}, "at '/watchNamespaces/0'"),
         ({"metrics": {"port": "abc"}}, "at '/metrics/port': got string, want integer"),
         ({"metrics": {"enabled": "yes"}}, "at '/metrics/enabled': got string, want boolean"),
+        ({"metrics": {"serviceMonitor": {"enabled": "yes"}}}, "at '/metrics/serviceMonitor/enabled'"),
+        ({"metrics": {"serviceMonitor": {"interval": "30 seconds"}}}, "at '/metrics/serviceMonitor/interval'"),
+        ({"metrics": {"serviceMonitor": {"honorLabels": False}}}, "additional properties 'honorLabels' not allowed"),
+        ({"metrics": {"prometheusRule": {"labels": {"release": 1}}}}, "at '/metrics/prometheusRule/labels/release'"),
+        ({"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}}, "at '/metrics/enabled'"),
+        ({"metrics": {"enabled": False, "prometheusRule": {"enabled": True}}}, "at '/metrics/enabled'"),
         ({"logLevel": "trace"}, "at '/logLevel'"),
         ({"logFormat": "xml"}, "at '/logFormat'"),
         ({"image": {"pullPolicy": "Sometimes"}}, "at '/image/pullPolicy'"),

@@ -19,6 +19,11 @@ names everything as the kustomize install does), else RELEASE-CHART; both can be
 {{- end }}
 {{- end }}
 
+{{- /* The metrics Service: FULLNAME-metrics (a Service name is at most 63 characters). */}}
+{{- define "sbo.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "sbo.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "sbo.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "sbo.fullname" .) .Values.serviceAccount.name }}
