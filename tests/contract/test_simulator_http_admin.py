@@ -170,6 +170,27 @@ async def test_a_foreign_provisional_token_blocks_provisioning_in_the_group_unti
     assert any(entry["token"] == foreign and entry["origin"] == "admin" for entry in state["issuedTokens"])
 
 
+async def test_clearing_a_provisional_token_unblocks_the_group_and_keeps_it_in_the_ledger(
+    api: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    await api.put(f"/org/{PLATFORM}/integrations/{GITHUB}", json=ENABLE_GITHUB)
+    lost = (await api.post(f"/org/{PLATFORM}/integrations/{GITHUB}/authentication/provision-token")).json()
+    blocked = await api.post(f"/org/{PLATFORM}/integrations/{GITHUB}/authentication/provision-token")
+
+    cleared = await admin.delete(f"/provisional/{GITHUB}")
+    again = await admin.delete(f"/provisional/{GITHUB}")
+    unblocked = await api.post(f"/org/{PLATFORM}/integrations/{GITHUB}/authentication/provision-token")
+
+    assert blocked.status_code == 409
+    assert cleared.json() == {"integrationId": GITHUB, "cleared": True}
+    assert again.json() == {"integrationId": GITHUB, "cleared": False}
+    assert unblocked.status_code == 200
+    assert unblocked.json()["provisionalBrokerToken"] != lost["provisionalBrokerToken"]
+    state = (await admin.get("/state")).json()
+    assert any(entry["token"] == lost["provisionalBrokerToken"] for entry in state["issuedTokens"])
+    assert (await admin.delete("/provisional/00000000-0000-4000-8000-000000000000")).status_code == 404
+
+
 async def test_a_foreign_provisional_token_for_an_unknown_integration_is_404(admin: httpx.AsyncClient) -> None:
     response = await admin.post("/provisional", json={"integrationId": "00000000-0000-4000-8000-000000000000"})
 

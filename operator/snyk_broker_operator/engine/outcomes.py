@@ -6,6 +6,8 @@ Nothing else in the engine reads an error's type to choose a reason.
 
 from __future__ import annotations
 
+import datetime
+
 import pydantic
 
 from snyk_broker_operator.adapters import snyk as snyk_api
@@ -19,6 +21,21 @@ OUTSTANDING_MESSAGE = (
     "finish (switch) first; if an earlier request of this operator timed out, its token cannot be read back through "
     "the API: switch or clear it in Snyk (or ask Snyk support). The rotation resumes by itself once Snyk accepts"
 )
+
+
+def provision_cut_off(started_at: datetime.datetime, rotation_secret: str) -> StepStalled:
+    """A provision call of ours got no answer (the operator stopped, or the call timed out), and Snyk now reports a
+    provisional token outstanding: most likely the one that call issued, which Snyk's API cannot read back."""
+    message = (
+        f"This operator's provision-token call of {started_at:%Y-%m-%dT%H:%M:%SZ} got no answer (the operator "
+        "stopped during the call, or it timed out), and Snyk now refuses a new one because a provisional token is "
+        "outstanding in this integration's Snyk Group: most likely the one that call issued, which Snyk's API "
+        "cannot read back. The consumers keep the current token, which Snyk still accepts. To go on, have the "
+        "outstanding provisional token cleared in Snyk (Snyk support can; do not switch to it, since no broker "
+        "client holds it); the rotation resumes by itself once Snyk accepts a new provision. Rotation record: "
+        f"Secret {rotation_secret!r}"
+    )
+    return StepStalled(Stall(ConditionReason.PROVISIONAL_TOKEN_OUTSTANDING, message))
 
 
 class StepFailed(Exception):

@@ -12,9 +12,9 @@ import dataclasses
 import logging
 
 from snyk_broker_operator.adapters.kube.errors import KubeError
-from snyk_broker_operator.adapters.snyk import NothingToSwitchError
+from snyk_broker_operator.adapters.snyk import NothingToSwitchError, ProvisionalTokenOutstandingError
 from snyk_broker_operator.engine.context import SnykClientFactory, StepContext
-from snyk_broker_operator.engine.outcomes import kube_failure
+from snyk_broker_operator.engine.outcomes import kube_failure, provision_cut_off
 from snyk_broker_operator.engine.ports import SnykApi
 from snyk_broker_operator.models import fingerprint_of
 from snyk_broker_operator.models.enums import RotationPhase
@@ -79,9 +79,22 @@ async def begin(action: actions.BeginRotation, observed: Observed, ctx: StepCont
 async def provision(action: actions.ProvisionToken, observed: Observed, ctx: StepContext, snyk: SnykApi) -> Observed:
     record = observed.rotation
     assert record is not None
-    # ProvisionalTokenOutstandingError propagates: engine.outcomes makes it a Stall that says what to do.
-    grant = await snyk.provision_token(org_id=action.org_id, integration_id=action.integration_id)
-    record = dataclasses.replace(record, token=grant.token)
+    earlier = record.provision_started_at
+    if earlier is None:
+        # Snyk's answer is the only copy of the token: if this process stops before it is saved, the next pass must
+        # know that a call was made, so that Snyk's "one is outstanding" is read as most likely our own.
+        record = dataclasses.replace(record, provision_started_at=ctx.now)
+        await _persist(ctx, record)
+    try:
+        grant = await snyk.provision_token(org_id=action.org_id, integration_id=action.integration_id)
+    except ProvisionalTokenOutstandingError:
+        if earlier is not None:
+            raise provision_cut_off(earlier, rotation_secret_name(ctx.desired.name)) from None
+        # Refused before anything was issued: this call left nothing behind (someone else's token is outstanding,
+        # and engine.outcomes says so).
+        await _persist(ctx, dataclasses.replace(record, provision_started_at=None))
+        raise
+    record = dataclasses.replace(record, token=grant.token, provision_started_at=None)
     await _persist(ctx, record)
     ctx.failpoint("after-provision")
     logger.info("Provisional token %s persisted for %s", fingerprint_of(grant.token), ctx.desired.name)

@@ -91,3 +91,6 @@ class RotationAnnotation:
     TRIGGER: Final = f"{GROUP}/rotation-trigger"
     STARTED_AT: Final = f"{GROUP}/rotation-started-at"
     REQUEST: Final = f"{GROUP}/rotation-request"
+    # Set just before a provision-token call whose answer is not yet saved: if the operator stops during the call,
+    # the next pass knows that a provisional token Snyk reports as outstanding is most likely its own.
+    PROVISION_STARTED_AT: Final = f"{GROUP}/provision-started-at"

@@ -41,16 +41,26 @@ class _ProvisionalRequest(pydantic.BaseModel):
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get(ADMIN_PREFIX + "/state", _state)
+    app.router.add_get(ADMIN_PREFIX + "/integrations/{integrationId}", _integration)
     app.router.add_get(ADMIN_PREFIX + "/faults", _list_faults)
     app.router.add_post(ADMIN_PREFIX + "/faults", _add_fault)
     app.router.add_delete(ADMIN_PREFIX + "/faults", _clear_faults)
     app.router.add_post(ADMIN_PREFIX + "/keys", _keys)
     app.router.add_post(ADMIN_PREFIX + "/provisional", _provisional)
+    app.router.add_delete(ADMIN_PREFIX + "/provisional/{integrationId}", _clear_provisional)
     app.router.add_post(ADMIN_PREFIX + "/reset-calls", _reset_calls)
 
 
 async def _state(request: web.Request) -> web.Response:
     return json_response(views.snapshot(request.app[SIMULATION].world))
+
+
+async def _integration(request: web.Request) -> web.Response:
+    """One integration as in /_sim/state (its current and provisional token): cheap enough to poll every 10 ms."""
+    integration = request.app[SIMULATION].world.integrations.get(request.match_info["integrationId"])
+    if integration is None:
+        return error_response(errors.V1Error(HTTPStatus.NOT_FOUND, "Integration not found"))
+    return json_response(views.integration_view(integration))
 
 
 async def _list_faults(request: web.Request) -> web.Response:
@@ -117,6 +127,15 @@ async def _provisional(request: web.Request) -> web.Response:
     except errors.V1Error as error:
         return error_response(error)
     return json_response({"integrationId": integration.id, "provisionalBrokerToken": token})
+
+
+async def _clear_provisional(request: web.Request) -> web.Response:
+    """Drop an integration's outstanding provisional token, as Snyk support does when asked (the API cannot)."""
+    integration = request.app[SIMULATION].world.integrations.get(request.match_info["integrationId"])
+    if integration is None:
+        return error_response(errors.V1Error(HTTPStatus.NOT_FOUND, "Integration not found"))
+    cleared = operations.clear_provisional_token(integration)
+    return json_response({"integrationId": integration.id, "cleared": cleared})
 
 
 async def _reset_calls(request: web.Request) -> web.Response:

@@ -183,6 +183,13 @@ def provision_provisional_token(world: state.World, integration: state.Integrati
     return integration.provisional_token
 
 
+def clear_provisional_token(integration: state.Integration) -> bool:
+    """Forget the integration's outstanding provisional token (never used, never switched to); False if none."""
+    had = integration.provisional_token is not None
+    integration.provisional_token = None
+    return had
+
+
 def switch_token(world: state.World, *, key: str | None, org_id: str, integration_id: str) -> None:
     """Make the provisional token active here and on every integration in the group sharing the old token."""
     org = _accessible_org(world, key=key, org_id=org_id)

@@ -13,14 +13,14 @@ from snyk_broker_operator.simulator import state
 def snapshot(world: state.World) -> dict[str, Any]:
     """Integrations, every issued token, the call log and the keys, as JSON-ready data."""
     return {
-        "integrations": [_integration_view(integration) for integration in world.integrations.values()],
+        "integrations": [integration_view(integration) for integration in world.integrations.values()],
         "issuedTokens": [_issued_view(issued) for issued in world.issued],
         "calls": [call_view(call) for call in world.calls],
         "keys": [key_view(record) for record in world.key_records()],
     }
 
 
-def _integration_view(integration: state.Integration) -> dict[str, Any]:
+def integration_view(integration: state.Integration) -> dict[str, Any]:
     return {
         "groupId": integration.group_id,
         "orgId": integration.org_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from snyk_broker_operator.adapters.snyk import SnykCall
+from snyk_broker_operator.adapters.snyk import AmbiguousError, CallContext, SnykCall
 from snyk_broker_operator.models import fingerprint_of
 from support.fakes import GITHUB, NAME, ORG_D_GITHUB, Call, CallLog, World, opaque_secret
 
@@ -128,9 +128,12 @@ async def test_a_provisional_token_outstanding_elsewhere_in_the_group_stalls_the
     assert world.condition("Stalled")["reason"] == "ProvisionalTokenOutstanding"
     assert world.events.reasons()[-3:] == ["RotationStarted", "ProvisionalTokenOutstanding", "RotationFailed"]
     assert world.secrets.token(ROTATION) is None  # the record says: a provision may have been asked for
+    first_message = world.condition("Stalled")["message"]
+    assert "got no answer" not in first_message  # Snyk said no before issuing anything: not ours
     await world.time.sleep(60)
     await world.run_pass()
     assert world.events.reasons()[-1] == "RotationFailed"  # not recorded a second time
+    assert world.condition("Stalled")["message"] == first_message
 
     world.snyk.integrations[ORG_D_GITHUB].provisional = None  # they switched
     await world.time.sleep(60)
@@ -142,6 +145,39 @@ async def test_a_provisional_token_outstanding_elsewhere_in_the_group_stalls_the
         "ok",
     ]
     assert world.secrets.token(NAME) == routed(world) and ROTATION not in world.secrets.names()
+
+
+async def test_a_provision_whose_answer_was_lost_stalls_with_what_happened_and_resumes_once_snyk_clears_it(
+    world: World,
+) -> None:
+    await world.provisioned(consumers=["app"])
+    current = world.secrets.token(NAME)
+    lost = AmbiguousError(CallContext(SnykCall.PROVISION_TOKEN, org_id="org", integration_id=GITHUB))
+    world.snyk.fail_next(SnykCall.PROVISION_TOKEN, lost, applied=True)  # issued in Snyk, the answer never came
+    world.request_rotation("now")
+
+    await world.run_pass()
+    await world.time.sleep(60)
+    await world.run_pass()
+
+    stalled = world.condition("Stalled")
+    assert stalled["reason"] == "ProvisionalTokenOutstanding"
+    assert "provision-token call of" in stalled["message"] and "got no answer" in stalled["message"]
+    assert repr(ROTATION) in stalled["message"]
+    assert world.secrets.token(NAME) == current == routed(world)  # the consumers keep a token Snyk accepts
+
+    world.snyk.integrations[GITHUB].provisional = None  # cleared in Snyk, as the message asks
+    await world.time.sleep(600)
+    await world.settle()
+
+    assert [entry.result for entry in world.snyk.calls(SnykCall.PROVISION_TOKEN)] == [
+        "AmbiguousError",
+        "ProvisionalTokenOutstandingError",
+        "ok",
+    ]
+    new = world.secrets.token(NAME)
+    assert new is not None and new != current and routed(world) == new
+    assert ROTATION not in world.secrets.names()
 
 
 async def test_a_bridge_that_cannot_start_stalls_the_switch_and_the_rotation_resumes_once_it_runs(
