@@ -47,6 +47,8 @@ class RotationView:
     identity: tuple[datetime | None, str | None, str | None]
     phase: RotationPhase
     started_at: datetime | None
+    # When it entered `phase`, as the rotation Secret records it (None from an operator that did not record it).
+    phase_since: datetime | None
     # In memory only, never a label: the rotation completed when this became the token in use.
     provisional_fingerprint: str | None
 
@@ -82,6 +84,7 @@ def snapshot_of(status: BrokerTokenStatus | None, previous: TokenSnapshot | None
             identity=(record.started_at, record.trigger, record.strategy),
             phase=record.phase,
             started_at=record.started_at,
+            phase_since=record.phase_since,
             provisional_fingerprint=record.provisional_fingerprint,
         )
     consumers = status.consumers or ()
@@ -202,8 +205,11 @@ def _revision_gain(before: TokenSnapshot, after: TokenSnapshot) -> int:
 
 
 def _phase_start(rotation: RotationView, now: datetime) -> datetime:
-    """When the rotation entered its phase: for the first phase that is when the rotation started (recorded in its
-    Secret, so it survives a restart); for a later one, the first time this replica saw it there."""
+    """When the rotation entered its phase, as its Secret records it (so it survives a restart or a failover). A
+    record without it (written by an older operator): the rotation's start for the first phase, else the first time
+    this replica saw the phase."""
+    if rotation.phase_since is not None:
+        return rotation.phase_since
     if rotation.phase == RotationPhase.PROVISIONED and rotation.started_at is not None:
         return rotation.started_at
     return now

@@ -295,6 +295,15 @@ def test_what_was_in_flight_before_this_replica_saw_the_token_is_not_counted(met
     assert rotations(metrics) == (0.0, 1.0, 0.0)
 
 
+def test_a_phase_is_timed_from_when_the_rotation_secret_says_it_began_even_on_a_new_replica(
+    metrics: Metrics, clock: Clock
+) -> None:
+    clock.advance(600)
+    bridging_since = T0 + timedelta(seconds=200)  # recorded by the replica that led before a failover
+    metrics.tokens.record(KEY, status(rotation={**rotation("Bridging"), "phaseSince": bridging_since}))
+    assert value(metrics, "rotation_phase_seconds", **token(), phase="Bridging") == 400.0
+
+
 def test_an_invalid_object_keeps_its_series_as_stalled(metrics: Metrics, clock: Clock) -> None:
     metrics.tokens.record(KEY, status(issued_at=T0))
     clock.advance(10)

@@ -62,6 +62,7 @@ async def run(
 async def begin(action: actions.BeginRotation, observed: Observed, ctx: StepContext) -> Observed:
     record = RotationRecord(
         phase=RotationPhase.PROVISIONED,
+        phase_since=ctx.now,
         strategy=action.strategy,
         trigger=action.trigger,
         started_at=ctx.now,
@@ -113,7 +114,7 @@ async def ensure_bridges(action: actions.EnsureBridges, observed: Observed, ctx:
             except KubeError as error:
                 raise kube_failure(error, f"applying bridge {body['metadata']['name']!r}") from None
     if record.phase == RotationPhase.PROVISIONED:
-        record = dataclasses.replace(record, phase=RotationPhase.BRIDGING)
+        record = dataclasses.replace(record, phase=RotationPhase.BRIDGING, phase_since=ctx.now)
         await _persist(ctx, record)
     return dataclasses.replace(observed, rotation=record)
 
@@ -134,7 +135,7 @@ async def switch(
         logger.warning("Snyk reports no provisional token to switch to: taking the switch as done")
         facts = frozenset({StepFact.SWITCH_ASSUMED})
     ctx.failpoint("after-switch")
-    record = dataclasses.replace(record, phase=RotationPhase.SWITCHED)
+    record = dataclasses.replace(record, phase=RotationPhase.SWITCHED, phase_since=ctx.now)
     await _persist(ctx, record)
     return dataclasses.replace(observed, rotation=record), facts
 
@@ -145,7 +146,7 @@ async def promote(observed: Observed, ctx: StepContext) -> Observed:
     promoted = custody.after_promote(current, provisional=record.token, now=ctx.now)
     if promoted != current:
         await ctx.persist_custody(promoted)
-    record = dataclasses.replace(record, phase=RotationPhase.ROLLING_OUT)
+    record = dataclasses.replace(record, phase=RotationPhase.ROLLING_OUT, phase_since=ctx.now)
     await _persist(ctx, record)
     return dataclasses.replace(observed, rotation=record, custody=promoted)
 

@@ -90,6 +90,7 @@ class RotationStatus(ObservedModel):
     )
     strategy: RotationStrategy | None = Field(default=None, description="The strategy this rotation runs with.")
     started_at: Timestamp | None = Field(default=None, description="When this rotation started.")
+    phase_since: Timestamp | None = Field(default=None, description="When this rotation entered its current phase.")
     provisional_fingerprint: Fingerprint | None = Field(
         default=None, description="Fingerprint of the provisional token this rotation moves to."
     )

@@ -90,6 +90,8 @@ class RotationAnnotation:
     STRATEGY: Final = f"{GROUP}/rotation-strategy"
     TRIGGER: Final = f"{GROUP}/rotation-trigger"
     STARTED_AT: Final = f"{GROUP}/rotation-started-at"
+    # When the rotation entered its current phase: a stuck phase is visible after a restart or a failover too.
+    PHASE_SINCE: Final = f"{GROUP}/rotation-phase-since"
     REQUEST: Final = f"{GROUP}/rotation-request"
     # Set just before a provision-token call whose answer is not yet saved: if the operator stops during the call,
     # the next pass knows that a provisional token Snyk reports as outstanding is most likely its own.

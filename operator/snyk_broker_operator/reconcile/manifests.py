@@ -224,6 +224,7 @@ def rotation_secret(desired: Desired, record: RotationRecord) -> dict[str, Any]:
                 RotationAnnotation.TRIGGER: record.trigger.value,
                 RotationAnnotation.STARTED_AT: timestamps.format_utc(record.started_at) if record.started_at else "",
                 RotationAnnotation.REQUEST: record.request or "",
+                RotationAnnotation.PHASE_SINCE: timestamps.format_utc(record.phase_since) if record.phase_since else "",
                 RotationAnnotation.PROVISION_STARTED_AT: (
                     timestamps.format_utc(record.provision_started_at) if record.provision_started_at else ""
                 ),
@@ -252,6 +253,7 @@ def parse_rotation(secret: Mapping[str, Any] | None, *, key: str) -> RotationRec
         started_at=timestamps.parse(annotations.get(RotationAnnotation.STARTED_AT)),
         request=annotations.get(RotationAnnotation.REQUEST) or None,
         token=token if token is not None and token.get_secret_value() else None,
+        phase_since=timestamps.parse(annotations.get(RotationAnnotation.PHASE_SINCE)),
         provision_started_at=timestamps.parse(annotations.get(RotationAnnotation.PROVISION_STARTED_AT)),
     )
 

@@ -49,6 +49,8 @@ class RotationRecord:
     started_at: datetime | None
     request: str | None
     token: SecretStr | None
+    # When the rotation entered `phase` (None in a record written before this field existed).
+    phase_since: datetime | None = None
     # When a provision call was made whose answer is not saved yet (None once it is, or when Snyk said no).
     provision_started_at: datetime | None = None
 

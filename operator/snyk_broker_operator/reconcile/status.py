@@ -138,6 +138,7 @@ def _rotation(record: RotationRecord | None) -> RotationStatus | None:
         phase=record.phase,
         strategy=record.strategy,
         started_at=record.started_at,
+        phase_since=record.phase_since,
         provisional_fingerprint=fingerprint_of(record.token) if record.token else None,
         trigger=record.trigger,
     )

@@ -180,6 +180,24 @@ async def test_a_provision_whose_answer_was_lost_stalls_with_what_happened_and_r
     assert ROTATION not in world.secrets.names()
 
 
+async def test_the_status_says_since_when_the_rotation_is_in_its_phase(world: World) -> None:
+    await world.provisioned(consumers=["app"])
+    world.request_rotation("now")
+    await world.run_pass()
+    waiting = world.status()["rotation"]
+    assert waiting["phase"] == "Bridging" and waiting["phaseSince"] == waiting["startedAt"]
+
+    await world.time.sleep(30)
+    await world.run_pass()
+    assert world.status()["rotation"]["phaseSince"] == waiting["phaseSince"]  # still waiting for the bridge
+
+    world.workloads.roll_out(BRIDGE)
+    await world.time.sleep(30)
+    await world.run_pass()
+    moved = world.status()["rotation"]
+    assert moved["phase"] != "Bridging" and moved["phaseSince"] > waiting["phaseSince"]
+
+
 async def test_a_bridge_that_cannot_start_stalls_the_switch_and_the_rotation_resumes_once_it_runs(
     world: World,
 ) -> None:
