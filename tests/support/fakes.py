@@ -52,6 +52,7 @@ from snyk_broker_operator.engine import cycle
 from snyk_broker_operator.engine.context import no_failpoint
 from snyk_broker_operator.engine.dependencies import Dependencies
 from snyk_broker_operator.engine.ports import Failpoint, SnykApi
+from snyk_broker_operator.engine.unsaved import UnsavedGrants
 from snyk_broker_operator.models import (
     API_VERSION,
     BROKER_TOKEN_KIND,
@@ -773,6 +774,8 @@ class World:
     events: FakeEventRecorder
     snyk: FakeSnyk
     connections: FakeConnections
+    # The operator process's memory that outlives one pass (a test that "restarts" it passes a fresh one).
+    unsaved: UnsavedGrants = dataclasses.field(default_factory=UnsavedGrants)
 
     @classmethod
     def create(cls, *, seed: int = 0) -> World:
@@ -886,4 +889,5 @@ def make_deps(world: World, *, failpoint: Failpoint = no_failpoint) -> Dependenc
         workloads=world.workloads,
         now=world.now,
         failpoint=failpoint,
+        unsaved=world.unsaved,
     )

@@ -1,4 +1,5 @@
-"""What the steps of one pass share: the intent, the ports they write through, the time, and the crash hook."""
+"""What the steps of one pass share: the intent, the ports they write through, the time, the crash hook, and the
+process's held provisional tokens."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from snyk_broker_operator.adapters.kube.errors import Conflict, KubeError
 from snyk_broker_operator.engine.outcomes import kube_failure
 from snyk_broker_operator.engine.ports import Failpoint, SecretStore, SnykApi, Workloads
+from snyk_broker_operator.engine.unsaved import UnsavedGrants
 from snyk_broker_operator.reconcile import Custody, Desired, manifests
 
 
@@ -38,6 +40,8 @@ class StepContext:
     now: datetime
     # Called with a crash point's name when a step reaches it (tests kill the process there).
     failpoint: Failpoint = no_failpoint
+    # Provisional tokens whose save failed in an earlier pass of this process (engine.unsaved).
+    unsaved: UnsavedGrants = dataclasses.field(default_factory=UnsavedGrants)
 
     async def persist_custody(self, custody: Custody, *, existed: bool = True) -> None:
         body = manifests.custody_secret(self.desired, custody)

@@ -87,7 +87,12 @@ async def run_pass(
         return PassResult(delay=delay, wrote_status=False, outcome=failed.kind, status=previous)
     had_token = bool(previous.token_fingerprint)
     ctx = StepContext(
-        desired=desired, secrets=deps.secrets, workloads=deps.workloads, now=now, failpoint=deps.failpoint
+        desired=desired,
+        secrets=deps.secrets,
+        workloads=deps.workloads,
+        now=now,
+        failpoint=deps.failpoint,
+        unsaved=deps.unsaved,
     )
     outcome, observed, notices = await converge(desired, observed, ctx, deps, had_token=had_token)
     new_status = reconcile.compute_status(

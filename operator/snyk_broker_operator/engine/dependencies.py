@@ -15,6 +15,7 @@ from snyk_broker_operator.engine.ports import (
     SnykConnections,
     Workloads,
 )
+from snyk_broker_operator.engine.unsaved import UnsavedGrants
 
 
 def utc_now() -> datetime:
@@ -32,3 +33,5 @@ class Dependencies:
     now: Callable[[], datetime] = utc_now
     # Crash points for the crash-safety tests (engine.failpoints); does nothing unless the runner arms it.
     failpoint: Failpoint = no_failpoint
+    # Shared by every pass of this process: a provisional token Snyk issued but the API server refused to store.
+    unsaved: UnsavedGrants = dataclasses.field(default_factory=UnsavedGrants)

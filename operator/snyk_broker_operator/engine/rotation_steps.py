@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from pydantic import SecretStr
+
 from snyk_broker_operator.adapters.kube.errors import KubeError
 from snyk_broker_operator.adapters.snyk import NothingToSwitchError, ProvisionalTokenOutstandingError
 from snyk_broker_operator.engine.context import SnykClientFactory, StepContext
-from snyk_broker_operator.engine.outcomes import kube_failure, provision_cut_off
+from snyk_broker_operator.engine.outcomes import StepFailed, StepStalled, kube_failure, provision_cut_off
 from snyk_broker_operator.engine.ports import SnykApi
+from snyk_broker_operator.engine.unsaved import RotationKey
 from snyk_broker_operator.models import fingerprint_of
 from snyk_broker_operator.models.enums import RotationPhase
 from snyk_broker_operator.reconcile import (
@@ -80,6 +83,11 @@ async def begin(action: actions.BeginRotation, observed: Observed, ctx: StepCont
 async def provision(action: actions.ProvisionToken, observed: Observed, ctx: StepContext, snyk: SnykApi) -> Observed:
     record = observed.rotation
     assert record is not None
+    rotation = (ctx.desired.namespace, ctx.desired.name, record.started_at)
+    held = ctx.unsaved.take(rotation)
+    if held is not None:
+        # Snyk issued it to this process in an earlier pass, and only writing it down failed: no second call.
+        return await _save_provisional(ctx, observed, record, held, rotation)
     earlier = record.provision_started_at
     if earlier is None:
         # Snyk's answer is the only copy of the token: if this process stops before it is saved, the next pass must
@@ -95,10 +103,21 @@ async def provision(action: actions.ProvisionToken, observed: Observed, ctx: Ste
         # and engine.outcomes says so).
         await _persist(ctx, dataclasses.replace(record, provision_started_at=None))
         raise
-    record = dataclasses.replace(record, token=grant.token, provision_started_at=None)
-    await _persist(ctx, record)
+    return await _save_provisional(ctx, observed, record, grant.token, rotation)
+
+
+async def _save_provisional(
+    ctx: StepContext, observed: Observed, record: RotationRecord, token: SecretStr, rotation: RotationKey
+) -> Observed:
+    """Write the provisional token into the rotation Secret; if the API server refuses, hold it for the next pass."""
+    record = dataclasses.replace(record, token=token, provision_started_at=None)
+    try:
+        await _persist(ctx, record)
+    except (StepFailed, StepStalled):
+        ctx.unsaved.hold(rotation, token)
+        raise
     ctx.failpoint("after-provision")
-    logger.info("Provisional token %s persisted for %s", fingerprint_of(grant.token), ctx.desired.name)
+    logger.info("Provisional token %s persisted for %s", fingerprint_of(token), ctx.desired.name)
     return dataclasses.replace(observed, rotation=record)
 
 

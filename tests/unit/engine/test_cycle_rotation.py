@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from snyk_broker_operator.adapters.snyk import AmbiguousError, CallContext, SnykCall
+from snyk_broker_operator.adapters.kube.errors import Unavailable
+from snyk_broker_operator.adapters.snyk import AmbiguousError, CallContext, ProvisionalToken, SnykCall
 from snyk_broker_operator.models import fingerprint_of
 from support.fakes import GITHUB, NAME, ORG_D_GITHUB, Call, CallLog, World, opaque_secret
 
@@ -178,6 +179,32 @@ async def test_a_provision_whose_answer_was_lost_stalls_with_what_happened_and_r
     new = world.secrets.token(NAME)
     assert new is not None and new != current and routed(world) == new
     assert ROTATION not in world.secrets.names()
+
+
+async def test_a_provisional_token_the_api_server_would_not_store_is_saved_next_pass_without_a_second_provision(
+    world: World,
+) -> None:
+    await world.provisioned(consumers=["app"])
+    provision = world.snyk.provision_token
+
+    async def provision_then_lose_the_api_server(**call: str) -> ProvisionalToken:
+        granted = await provision(**call)
+        down = Unavailable(status=503, reason="ServiceUnavailable", message="etcd is restarting")
+        world.log.fail_next("secrets.apply", down, subject=ROTATION)  # the write of the answer fails
+        return granted
+
+    world.snyk.provision_token = provision_then_lose_the_api_server  # type: ignore[method-assign]
+    world.request_rotation("now")
+    await world.run_pass()
+    assert world.secrets.token(ROTATION) is None  # Snyk issued it; the cluster does not have it yet
+    world.snyk.provision_token = provision  # type: ignore[method-assign]
+
+    await world.time.sleep(30)
+    await world.settle()
+
+    assert [entry.result for entry in world.snyk.calls(SnykCall.PROVISION_TOKEN)] == ["ok"]
+    assert [token.get_secret_value() for token in world.snyk.switched] == [world.secrets.token(NAME)]
+    assert routed(world) == world.secrets.token(NAME) and ROTATION not in world.secrets.names()
 
 
 async def test_the_status_says_since_when_the_rotation_is_in_its_phase(world: World) -> None:
