@@ -65,6 +65,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--chaos", action="store_true", help="also run the chaos scenarios (`make chaos`); `make test` runs a short one"
     )
+    parser.addoption(
+        "--real-broker-all",
+        action="store_true",
+        help="also run the heavier end-to-end tests with the real Snyk Broker (`make broker-e2e`)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -79,3 +84,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if chaos:
             config.hook.pytest_deselected(items=chaos)
             items[:] = [item for item in items if item.get_closest_marker("chaos") is None]
+    # The same for the heavier real-broker tests (tests/integration/real_broker): `make test` runs a short subset.
+    if not config.getoption("--real-broker-all"):
+        heavy = [item for item in items if item.get_closest_marker("real_broker_heavy") is not None]
+        if heavy:
+            config.hook.pytest_deselected(items=heavy)
+            items[:] = [item for item in items if item.get_closest_marker("real_broker_heavy") is None]

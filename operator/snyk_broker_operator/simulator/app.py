@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from snyk_broker_operator.simulator import admin, errors, faults, operations
+from snyk_broker_operator.simulator import admin, dispatcher, errors, faults, operations
 from snyk_broker_operator.simulator.context import SIMULATION, Simulation, error_response, json_response
 from snyk_broker_operator.simulator.names import EndpointName
 
@@ -63,6 +63,7 @@ def build_app(simulation: Simulation) -> web.Application:
     for method, path, endpoint, action in routes:
         app.router.add_route(method, path, _handler(endpoint, action))
     admin.add_routes(app)
+    dispatcher.add_routes(app)
     # Anything else under /v1 gets a v1-shaped 404 (and is logged), rather than aiohttp's text page.
     app.router.add_route("*", API_PREFIX + "/{tail:.*}", _handler(EndpointName.UNKNOWN, _unknown))
     app.on_shutdown.append(_release_held_requests)
