@@ -8,6 +8,7 @@ condition transition times comes from the previous status. Comparing the result 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from snyk_broker_operator.models import (
@@ -18,6 +19,7 @@ from snyk_broker_operator.models import (
     SharedWithStatus,
     fingerprint_of,
 )
+from snyk_broker_operator.models.brokertoken_status import MAX_CONSUMERS
 from snyk_broker_operator.models.common import FINGERPRINT_PATTERN
 from snyk_broker_operator.models.enums import ConditionReason, ConditionType, ConsumerKind, ConsumerState, ShareState
 from snyk_broker_operator.reconcile import conditions, consumers, rotation
@@ -54,7 +56,7 @@ def compute_status(
         revision=custody.revision if custody else None,
         issued_at=custody.issued_at if custody else None,
         shared_with=_shared_with(desired, custody),
-        consumers=consumer_statuses or None,
+        consumers=_listed(consumer_statuses) or None,
         warnings=tuple(
             RedundancyWarning(reason=reason, message=message)
             for reason, message in consumers.redundancy_warnings(observed.consumers)
@@ -81,6 +83,8 @@ def first_status(desired: Desired, *, now: datetime) -> BrokerTokenStatus:
 
 
 _FINGERPRINT = re.compile(FINGERPRINT_PATTERN)
+# Consumers a condition's message names one by one; the others are counted.
+MESSAGE_NAMES = 10
 # An invalid object's message lists pydantic's errors; beyond this it is noise.
 MAX_INVALID_MESSAGE = 2048
 
@@ -131,6 +135,26 @@ def _consumers(observed: Observed, custody: Custody | None) -> tuple[ConsumerSta
     return tuple(entries)
 
 
+def _listed(entries: tuple[ConsumerStatus, ...]) -> tuple[ConsumerStatus, ...]:
+    """The consumers status.consumers shows: all of them up to the schema's limit; beyond it, those not on the
+    current token first (what a reader is looking for), the rest as room allows, in the usual kind-then-name order.
+    status.consumersReady still counts every consumer."""
+    if len(entries) <= MAX_CONSUMERS:
+        return entries
+    behind = [e for e in entries if e.state != ConsumerState.CURRENT]
+    current = [e for e in entries if e.state == ConsumerState.CURRENT]
+    shown = (behind + current)[:MAX_CONSUMERS]
+    return tuple(sorted(shown, key=lambda e: (e.kind.value, e.name)))
+
+
+def _named(entries: list[ConsumerStatus], describe: Callable[[ConsumerStatus], str], separator: str = ", ") -> str:
+    """`describe` of the first MESSAGE_NAMES entries, and how many more there are: a condition names the consumers
+    it waits for, and a hundred names would bury the point."""
+    described = separator.join(describe(e) for e in entries[:MESSAGE_NAMES])
+    more = len(entries) - MESSAGE_NAMES
+    return described + (f" and {more} more" if more > 0 else "")
+
+
 def _rotation(record: RotationRecord | None) -> RotationStatus | None:
     if record is None:
         return None
@@ -152,14 +176,14 @@ def _consumer_conditions(entries: tuple[ConsumerStatus, ...]) -> list[conditions
     """Conditions while consumers are not all on the current token; None when they are."""
     failed = [e for e in entries if e.state == ConsumerState.FAILED]
     if failed:
-        message = "; ".join(f"{e.kind.value} {e.name!r} cannot roll out: {e.reason}: {e.message}" for e in failed)
+        message = _named(failed, lambda e: f"{e.kind.value} {e.name!r} cannot roll out: {e.reason}: {e.message}", "; ")
         return conditions.kstatus(
             ConditionReason.CONSUMER_ROLLOUT_FAILED, message, ready=False, reconciling=False, stalled=True
         )
     behind = [e for e in entries if e.state != ConsumerState.CURRENT]
     if not behind:
         return None
-    waiting = ", ".join(f"{e.kind.value} {e.name!r} ({e.message})" for e in behind)
+    waiting = _named(behind, lambda e: f"{e.kind.value} {e.name!r} ({e.message})")
     message = f"{len(entries) - len(behind)}/{len(entries)} consumers run the current token; waiting for {waiting}"
     return conditions.kstatus(ConditionReason.ROLLING_OUT, message, ready=False, reconciling=True, stalled=False)
 

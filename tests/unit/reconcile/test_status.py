@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from snyk_broker_operator.models import BrokerTokenStatus, fingerprint_of
+from snyk_broker_operator.models.brokertoken_status import MAX_CONSUMERS
 from snyk_broker_operator.models.enums import (
     ConditionReason,
     ConsumerKind,
@@ -413,3 +414,21 @@ def test_an_object_that_stays_invalid_keeps_its_transition_times() -> None:
 def test_an_invalid_message_is_cut_to_its_limit() -> None:
     result = status.invalid(None, problems="x" * 10_000, generation=1, now=NOW)
     assert {len(message) for message in messages_of(result).values()} == {status.MAX_INVALID_MESSAGE}
+
+
+def test_more_consumers_than_the_schema_lists_show_those_behind_first_and_count_them_all() -> None:
+    # 100 consumers of one token (the scale benchmark's fan-out): status.consumers holds at most 64 entries, so
+    # the 30 still behind are all listed, the rest fill the room, and consumersReady counts all 100.
+    on_token = [dataclasses.replace(ON_TOKEN, name=f"on-{i:03d}") for i in range(70)]
+    behind = [dataclasses.replace(BEHIND, name=f"behind-{i:03d}") for i in range(30)]
+    result = compute(using(*on_token, *behind))
+    assert result.consumers is not None
+    listed = [entry.name for entry in result.consumers]
+    assert len(listed) == MAX_CONSUMERS
+    assert {f"behind-{i:03d}" for i in range(30)} <= set(listed)
+    assert listed == sorted(listed)
+    assert result.consumers_ready == "70/100"
+    message = messages_of(result)["Ready"]
+    assert message.startswith("70/100 consumers run the current token; waiting for Deployment 'behind-000'")
+    assert message.endswith("and 20 more")
+    assert message.count("Deployment '") == status.MESSAGE_NAMES
