@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from snyk_broker_operator.adapters.kube.calls import call
+from snyk_broker_operator.adapters.kube.calls import call_json
 from snyk_broker_operator.models import OPERATOR_NAME
 
 FIELD_MANAGER = OPERATOR_NAME
@@ -18,7 +18,7 @@ FIELD_MANAGER = OPERATOR_NAME
 async def server_side_apply(patch: Callable[..., Any], body: dict[str, Any]) -> None:
     """Apply `body` through a client `patch_namespaced_*` method."""
     metadata = body["metadata"]
-    await call(
+    await call_json(
         patch,
         metadata["name"],
         metadata["namespace"],

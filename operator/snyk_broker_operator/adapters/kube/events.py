@@ -9,7 +9,7 @@ from typing import Any
 
 from kubernetes import client
 
-from snyk_broker_operator.adapters.kube.calls import call
+from snyk_broker_operator.adapters.kube.calls import call, call_json
 from snyk_broker_operator.models import OPERATOR_NAME
 from snyk_broker_operator.models.names import derived_name
 
@@ -54,7 +54,7 @@ class EventRecorder:
             reporting_instance=self._instance,
             action=reason,
         )
-        await call(self._core.create_namespaced_event, namespace, event)
+        await call_json(self._core.create_namespaced_event, namespace, event)
 
 
 class EventReader:

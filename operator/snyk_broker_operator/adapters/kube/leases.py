@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 
 from kubernetes import client
 
@@ -32,11 +33,18 @@ class Leases:
         self._coordination = client.CoordinationV1Api(api)
         # A renewal that hangs must not outlive the renew deadline; the elector also bounds it, this frees the thread.
         self._timeout = request_timeout
+        # A thread of its own: in the shared pool a renewal queued behind a thousand BrokerTokens' reads missed its
+        # deadline, and the leader exited in the middle of a cold start (seen at 1,000 BrokerTokens).
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lease")
 
     async def get(self, namespace: str, name: str) -> LeaseRecord | None:
         try:
             lease = await call(
-                self._coordination.read_namespaced_lease, name, namespace, _request_timeout=self._timeout
+                self._coordination.read_namespaced_lease,
+                name,
+                namespace,
+                _request_timeout=self._timeout,
+                executor=self._executor,
             )
         except NotFound:
             return None
@@ -54,7 +62,11 @@ class Leases:
         """Create the Lease; its resourceVersion. Raises `Conflict` (AlreadyExists) when another candidate won."""
         body = client.V1Lease(metadata=client.V1ObjectMeta(name=name, namespace=namespace), spec=_spec(record))
         created = await call(
-            self._coordination.create_namespaced_lease, namespace, body, _request_timeout=self._timeout
+            self._coordination.create_namespaced_lease,
+            namespace,
+            body,
+            _request_timeout=self._timeout,
+            executor=self._executor,
         )
         return _version(created)
 
@@ -65,7 +77,12 @@ class Leases:
             spec=_spec(record),
         )
         replaced = await call(
-            self._coordination.replace_namespaced_lease, name, namespace, body, _request_timeout=self._timeout
+            self._coordination.replace_namespaced_lease,
+            name,
+            namespace,
+            body,
+            _request_timeout=self._timeout,
+            executor=self._executor,
         )
         return _version(replaced)
 

@@ -11,7 +11,7 @@ from typing import Any, cast
 from kubernetes import client
 
 from snyk_broker_operator.adapters.kube.apply import FIELD_MANAGER, server_side_apply
-from snyk_broker_operator.adapters.kube.calls import call
+from snyk_broker_operator.adapters.kube.calls import call, call_json
 from snyk_broker_operator.adapters.kube.errors import Conflict, NotFound
 
 # Each attempt re-reads the Secret; a writer that wins this many races in a row is a bug worth an error.
@@ -25,15 +25,15 @@ class SecretStore:
 
     async def read(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            secret = await call(self._core.read_namespaced_secret, name, namespace)
+            secret = await call_json(self._core.read_namespaced_secret, name, namespace)
         except NotFound:
             return None
-        return dict(self._api.sanitize_for_serialization(secret))
+        return dict(secret)
 
     async def create(self, body: dict[str, Any]) -> None:
         namespace = body["metadata"]["namespace"]
         # The client accepts a plain dict body as well as its model classes; its annotations only name the model.
-        await call(self._core.create_namespaced_secret, namespace, cast(Any, body), field_manager=FIELD_MANAGER)
+        await call_json(self._core.create_namespaced_secret, namespace, cast(Any, body), field_manager=FIELD_MANAGER)
 
     async def apply(self, body: dict[str, Any]) -> None:
         """Server-side apply as `snyk-broker-operator`."""

@@ -11,7 +11,7 @@ from typing import Any
 from kubernetes import client
 
 from snyk_broker_operator.adapters.kube.apply import server_side_apply
-from snyk_broker_operator.adapters.kube.calls import call
+from snyk_broker_operator.adapters.kube.calls import call, call_json
 from snyk_broker_operator.adapters.kube.errors import NotFound
 
 
@@ -21,18 +21,16 @@ class Workloads:
         self._apps = client.AppsV1Api(api)
 
     async def list(self, namespace: str) -> list[dict[str, Any]]:
-        def listed() -> list[dict[str, Any]]:
-            deployments = self._apps.list_namespaced_deployment(namespace)
-            stateful_sets = self._apps.list_namespaced_stateful_set(namespace)
-            found = []
-            for kind, items in (("Deployment", deployments), ("StatefulSet", stateful_sets)):
-                for item in items.items:
-                    body = dict(self._api.sanitize_for_serialization(item))
-                    body["kind"] = kind  # list items come without their kind
-                    found.append(body)
-            return found
-
-        return await call(listed)
+        found = []
+        for kind, list_kind in (
+            ("Deployment", self._apps.list_namespaced_deployment),
+            ("StatefulSet", self._apps.list_namespaced_stateful_set),
+        ):
+            listed = await call_json(list_kind, namespace)
+            for item in listed.get("items") or []:
+                item["kind"] = kind  # list items come without their kind
+                found.append(item)
+        return found
 
     async def set_template_annotation(self, *, kind: str, namespace: str, name: str, key: str, value: str) -> None:
         body = {
