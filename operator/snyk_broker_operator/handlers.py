@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 
 from snyk_broker_operator import reconcile
+from snyk_broker_operator.adapters.kube.cache import WatchCaches
 from snyk_broker_operator.engine import cleanup, connection_check, cycle, kicks
 from snyk_broker_operator.engine.dependencies import Dependencies
 from snyk_broker_operator.metrics import Metrics
@@ -50,6 +51,8 @@ class Runtime:
     deps: Dependencies
     kicks: kicks.Kicks
     metrics: Metrics = dataclasses.field(default_factory=Metrics)
+    # What the passes read labelled Secrets and workloads from; the watch handlers below keep it current.
+    caches: WatchCaches | None = None
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -156,7 +159,11 @@ async def broker_token_changed(body: kopf.Body, type: str | None, memo: kopf.Mem
 
 
 @kopf.on.event("v1", "secrets")
-async def managed_secret_changed(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+async def managed_secret_changed(event: kopf.RawEvent, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    if runtime.caches is not None:
+        # Before the kick: the pass it wakes must read this version.
+        runtime.caches.secrets.observe(event.get("type"), event["object"])
     # Only Secrets labelled with a BrokerToken's name reach here (settings.watching.label_selectors): a deleted or
     # edited consumer Secret wakes its BrokerToken, which restores it from custody; an edited given Secret wakes
     # the BrokerToken that takes its token.
@@ -172,16 +179,21 @@ async def managed_secret_changed(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> 
     )
     owner = controller["name"] if controller else meta.labels.get(BROKER_TOKEN_LABEL)
     if owner:
-        _runtime(memo).kicks.kick((BROKER_TOKEN_KIND, meta.namespace or "", owner))
+        runtime.kicks.kick((BROKER_TOKEN_KIND, meta.namespace or "", owner))
 
 
 @kopf.on.event("apps", "v1", "deployments")
 @kopf.on.event("apps", "v1", "statefulsets")
-async def workload_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def workload_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     # A consumer changed (a rollout progressed, or its pod template now reads a token Secret): wake the
-    # BrokerTokens whose Secret it reads. Kopf keeps no copy of these objects; each event is looked at and dropped.
+    # BrokerTokens whose Secret it reads. Kopf keeps no copy of these objects, and the cache keeps them only in
+    # namespaces that hold BrokerTokens: elsewhere each event is looked at and dropped.
+    runtime = _runtime(memo)
+    if runtime.caches is not None:
+        raw = event["object"]
+        runtime.caches.workloads.observe(event.get("type"), {**raw, "kind": raw.get("kind") or body.get("kind")})
     pod_spec = body.spec.get("template", {}).get("spec", {})
-    _runtime(memo).kicks.kick_readers(body.metadata.namespace or "", reconcile.referenced_secrets(pod_spec))
+    runtime.kicks.kick_readers(body.metadata.namespace or "", reconcile.referenced_secrets(pod_spec))
 
 
 async def _check_connection(body: kopf.Body, kind: ConnectionKind, runtime: Runtime) -> tuple[float, str]:

@@ -20,11 +20,12 @@ import kopf
 
 from snyk_broker_operator import handlers, leadership, metrics
 from snyk_broker_operator.adapters.kube import connect
+from snyk_broker_operator.adapters.kube.cache import WatchCaches
 from snyk_broker_operator.adapters.kube.customobjects import CustomObjects
 from snyk_broker_operator.adapters.kube.events import EventRecorder
 from snyk_broker_operator.adapters.kube.leases import Leases
-from snyk_broker_operator.adapters.kube.secrets import SecretStore
-from snyk_broker_operator.adapters.kube.workloads import Workloads
+from snyk_broker_operator.adapters.kube.secrets import SecretStore, labelled_cache
+from snyk_broker_operator.adapters.kube.workloads import Workloads, workload_cache
 from snyk_broker_operator.adapters.snyk import NO_OBSERVER, SnykObserver
 from snyk_broker_operator.engine import failpoints
 from snyk_broker_operator.engine.connections import Connections
@@ -38,6 +39,9 @@ DEFAULT_OPERATOR_NAMESPACE = "snyk-broker-operator"
 # cores keep more requests in flight; Python's default (cores + 4: 6 on two cores) held a cold start of a thousand
 # BrokerTokens to the API server's round-trip time.
 KUBE_CLIENT_THREADS = 16
+# How often each namespace's cached Secrets and workloads are listed again (a watch that broke and resumed reports
+# no deletion it missed); as often as a converged BrokerToken is resynced.
+CACHE_REFRESH_SECONDS = 300.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,21 +85,35 @@ def _candidate_identity() -> str:
     return leadership.candidate_identity(os.environ, socket.gethostname(), os.getpid())
 
 
+def build_caches(api: connect.ApiClient) -> WatchCaches:
+    return WatchCaches(
+        secrets=labelled_cache(api, refresh_seconds=CACHE_REFRESH_SECONDS),
+        workloads=workload_cache(api, refresh_seconds=CACHE_REFRESH_SECONDS),
+    )
+
+
 def build_dependencies(
-    api: connect.ApiClient, *, operator_namespace: str, snyk_observer: SnykObserver = NO_OBSERVER
+    api: connect.ApiClient,
+    *,
+    operator_namespace: str,
+    caches: WatchCaches,
+    snyk_observer: SnykObserver = NO_OBSERVER,
 ) -> Dependencies:
     """The real adapters behind the engine's ports; crash points armed from SBO_FAILPOINTS (tests only); every Snyk
-    client reports its traffic to `snyk_observer` (the metrics)."""
-    secrets = SecretStore(api)
+    client reports its traffic to `snyk_observer` (the metrics). Passes read labelled Secrets and workloads from
+    `caches`; API-token Secrets are read from the API server (they may live in a namespace nothing watches)."""
     objects = CustomObjects(api)
     return Dependencies(
-        secrets=secrets,
+        secrets=SecretStore(api, cache=caches.secrets),
         objects=objects,
         events=EventRecorder(api, instance=_candidate_identity()),
         connections=Connections(
-            objects=objects, secrets=secrets, operator_namespace=operator_namespace, snyk_observer=snyk_observer
+            objects=objects,
+            secrets=SecretStore(api),
+            operator_namespace=operator_namespace,
+            snyk_observer=snyk_observer,
         ),
-        workloads=Workloads(api),
+        workloads=Workloads(api, cache=caches.workloads),
         failpoint=failpoints.from_environment(os.environ),
     )
 
@@ -120,8 +138,11 @@ async def run(options: RunOptions) -> None:
     )
     api = connect.api_client(options.kubeconfig, connections=KUBE_CLIENT_THREADS + 2)
     published = metrics.Metrics()
-    deps = build_dependencies(api, operator_namespace=options.operator_namespace, snyk_observer=published.snyk)
-    runtime = handlers.Runtime(deps=deps, kicks=Kicks(), metrics=published)
+    caches = build_caches(api)
+    deps = build_dependencies(
+        api, operator_namespace=options.operator_namespace, caches=caches, snyk_observer=published.snyk
+    )
+    runtime = handlers.Runtime(deps=deps, kicks=Kicks(), metrics=published, caches=caches)
     if options.metrics_address:
         server, _ = metrics.serve(runtime.metrics, options.metrics_address)
         logger.info("Serving metrics on http://%s:%d/metrics", *server.server_address[:2])

@@ -191,7 +191,7 @@ class FakeSecretStore:
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._versions = 0
 
-    async def read(self, namespace: str, name: str) -> dict[str, Any] | None:
+    async def read(self, namespace: str, name: str, *, labelled: bool = False) -> dict[str, Any] | None:
         self._log.record("secrets.read", name)
         return self.get(namespace, name)
 

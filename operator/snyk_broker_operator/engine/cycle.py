@@ -125,7 +125,10 @@ async def gather(desired: Desired, deps: Dependencies) -> Observed:
     if desired.existing_secret is not None:
         ref = desired.existing_secret
         source = manifests.secret_state(await deps.secrets.read(desired.namespace, ref.name), key=ref.key)
-    rotation = await deps.secrets.read(desired.namespace, reconcile.rotation_secret_name(desired.name))
+    # Only the operator writes a rotation Secret, always labelled: when the watch has none, there is none (most
+    # passes: no rotation runs), and the API server need not be asked.
+    rotation_name = reconcile.rotation_secret_name(desired.name)
+    rotation = await deps.secrets.read(desired.namespace, rotation_name, labelled=True)
     workloads = await deps.workloads.list(desired.namespace)
     return Observed(
         custody=manifests.parse_custody(custody),

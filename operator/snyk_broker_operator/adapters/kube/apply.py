@@ -15,10 +15,10 @@ from snyk_broker_operator.models import OPERATOR_NAME
 FIELD_MANAGER = OPERATOR_NAME
 
 
-async def server_side_apply(patch: Callable[..., Any], body: dict[str, Any]) -> None:
-    """Apply `body` through a client `patch_namespaced_*` method."""
+async def server_side_apply(patch: Callable[..., Any], body: dict[str, Any]) -> Any:
+    """Apply `body` through a client `patch_namespaced_*` method; the object as it is now (plain JSON)."""
     metadata = body["metadata"]
-    await call_json(
+    return await call_json(
         patch,
         metadata["name"],
         metadata["namespace"],
