@@ -28,7 +28,6 @@ import platform
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,8 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from converge_at_scale import API_KEY, GROUP, VERSION, LocalCluster, broker_token, ready, seed, wait_for
 from kubernetes import client, config
+from scale_world import API_KEY, GROUP, VERSION, LocalCluster, broker_token, free_port, ready, seed, wait_for
 
 import snyk_broker_operator
 from snyk_broker_operator.simulator import SimulatorThread
@@ -50,12 +49,6 @@ from snyk_broker_operator.simulator import SimulatorThread
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "failover.json"
 SAMPLE_SECONDS = 0.05
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Replica:
