@@ -22,7 +22,7 @@ from snyk_broker_operator.engine.context import SnykClientFactory, StepContext
 from snyk_broker_operator.engine.dependencies import Dependencies
 from snyk_broker_operator.models import BROKER_TOKEN_KIND, BROKER_TOKEN_PLURAL, BrokerToken, BrokerTokenStatus
 from snyk_broker_operator.models.enums import ConditionReason
-from snyk_broker_operator.reconcile import Desired, Failure, Notice, Observed, Outcome
+from snyk_broker_operator.reconcile import Desired, Failure, Notice, Observed, Outcome, actions
 
 logger = logging.getLogger(__name__)
 
@@ -155,12 +155,19 @@ async def converge(
     for _ in range(MAX_STEPS):
         decision = reconcile.decide(desired, observed, now=ctx.now)
         try:
-            for action in decision.actions:
-                landed = await executor.execute(action, observed, ctx, snyk)
-                notices += reconcile.for_step(
-                    action, observed, landed.observed, desired=desired, had_token=had_token, facts=landed.facts
-                )
-                observed = landed.observed
+            rolls = [a for a in decision.actions if isinstance(a, actions.RollConsumer)]
+            if len(rolls) > 1 and len(rolls) == len(decision.actions):
+                observed, rolled, failure = await _roll_together(rolls, observed, ctx, desired, had_token=had_token)
+                notices += rolled
+                if failure is not None:
+                    raise failure
+            else:
+                for action in decision.actions:
+                    landed = await executor.execute(action, observed, ctx, snyk)
+                    notices += reconcile.for_step(
+                        action, observed, landed.observed, desired=desired, had_token=had_token, facts=landed.facts
+                    )
+                    observed = landed.observed
         except Exception as error:
             outcome = outcomes.from_error(error)
             if outcome is None:
@@ -169,6 +176,26 @@ async def converge(
         if decision.stall is not None or not decision.actions or decision.wait_seconds is not None:
             return Outcome(stall=decision.stall, wait_seconds=decision.wait_seconds), observed, notices
     return Outcome(pending=True), observed, notices
+
+
+async def _roll_together(
+    rolls: list[actions.RollConsumer],
+    observed: Observed,
+    ctx: StepContext,
+    desired: Desired,
+    *,
+    had_token: bool,
+) -> tuple[Observed, list[Notice], BaseException | None]:
+    """Roll several consumers at once; fold in (and announce) each one that landed, in order; and the first
+    failure, if any, for the caller to raise as a sequential roll would have."""
+    errors = await executor.roll_together(rolls, observed, ctx)
+    notices: list[Notice] = []
+    for action, error in zip(rolls, errors, strict=True):
+        if error is None:
+            after = executor.rolled(action, observed)
+            notices += reconcile.for_step(action, observed, after, desired=desired, had_token=had_token)
+            observed = after
+    return observed, notices, next((error for error in errors if error is not None), None)
 
 
 def _describe(outcome: Outcome) -> str:

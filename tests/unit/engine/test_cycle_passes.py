@@ -365,3 +365,30 @@ def test_the_pass_check_refuses_two_status_writes_or_a_write_after_the_status() 
     with pytest.raises(AssertionError, match="wrote_status=False"):
         check_pass([patch], wrote=False)
     check_pass([event, patch], wrote=True)
+
+
+async def test_several_consumers_roll_in_one_pass_and_one_refusal_holds_no_other_back(world: World) -> None:
+    # The rolls of one pass are written together (a hundred one after another took two seconds); each one that
+    # landed is folded in and announced, and a refused one fails the pass as a sequential roll would have.
+    for name in ("app-a", "app-b", "app-c"):
+        world.workloads.add(consumer_deployment(name))
+    await world.new_broker_token()
+    first = await world.run_pass()
+    await world.time.sleep(first.delay)
+    world.log.fail_next("workloads.set_template_annotation", kube_error(Forbidden), subject="app-b")
+
+    failed = await world.run_pass()
+
+    fingerprint = world.status()["tokenFingerprint"]
+
+    def carried(name: str) -> str | None:
+        template = (world.workloads.get(name) or {})["spec"]["template"]["metadata"]
+        return (template.get("annotations") or {}).get("snykbroker.dev/token-fingerprint")
+
+    assert failed.outcome == "stalled"
+    assert (carried("app-a"), carried("app-b"), carried("app-c")) == (fingerprint, None, fingerprint)
+    assert world.events.reasons().count("RolloutStarted") == 2
+
+    await world.run_pass()
+    assert carried("app-b") == fingerprint
+    assert world.events.reasons().count("RolloutStarted") == 3
