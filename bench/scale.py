@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import secrets
 import shutil
 import signal
@@ -664,11 +665,21 @@ def main() -> int:
     parser.add_argument("--quiet-seconds", type=float, default=600, help="quiet window at the largest size")
     parser.add_argument("--no-unlimited", action="store_true", help="skip figures 2 and 4")
     parser.add_argument("--keep-logs", type=Path, default=None, help="keep every process's log in this folder")
+    parser.add_argument(
+        "--only-unlimited",
+        action="store_true",
+        help="measure figures 2 and 4 alone (at the largest size) and replace them in the existing scale.json",
+    )
     arguments = parser.parse_args()
     sizes = sorted(int(s) for s in arguments.sizes.split(","))
+    if arguments.only_unlimited:
+        # The other figures stay as they were measured; the file says when each part was.
+        report: dict[str, Any] = json.loads((RESULTS / "scale.json").read_text())
+    else:
+        report = {}
     # A SIGTERM unwinds like Ctrl-C, so that processes, namespaces and the cluster are still cleaned up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    report: dict[str, Any] = {
+    report |= {
         "benchmark": "scale",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "operatorVersion": snyk_broker_operator.__version__,
@@ -678,8 +689,9 @@ def main() -> int:
             "same cores; simulator and operator as processes on 127.0.0.1; operator at INFO, --all-namespaces, "
             f"leader election on; {NOISE_SECRETS} unrelated Secrets and {NOISE_DEPLOYMENTS} unrelated Deployments"
         ),
-        "sizes": [],
     }
+    if not arguments.only_unlimited:
+        report |= {"sizes": [], "sizesWhen": report["when"]}
     started = time.monotonic()
     with contextlib.ExitStack() as stack, w.log_directory(arguments.keep_logs) as log_dir:
         cluster = w.LocalCluster()
@@ -691,13 +703,17 @@ def main() -> int:
         noise = bench.create_noise()
         for namespace in noise:
             stack.callback(bench.delete_namespace, namespace)
-        for tokens in sizes:
+        for tokens in [] if arguments.only_unlimited else sizes:
             quiet = arguments.quiet_seconds if tokens == sizes[-1] else min(arguments.quiet_seconds, RESYNC_SECONDS)
             report["sizes"].append(rate_limited_size(bench, tokens, quiet))
             print(f"scale: {tokens} tokens measured ({time.monotonic() - started:.0f}s so far)", flush=True)
         if not arguments.no_unlimited:
-            report["unlimited"] = unlimited(bench, sizes[-1])
-    report["bench_seconds"] = round(time.monotonic() - started)
+            report["unlimited"] = unlimited(bench, sizes[-1]) | {
+                "when": datetime.now(UTC).isoformat(timespec="seconds")
+            }
+    report["bench_seconds" if not arguments.only_unlimited else "unlimited_bench_seconds"] = round(
+        time.monotonic() - started
+    )
     w.write_json(RESULTS / "scale.json", report)
     plots(report)
     print(one_line(report))
