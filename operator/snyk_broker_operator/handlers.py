@@ -190,8 +190,8 @@ async def workload_changed(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Mem
     # namespaces that hold BrokerTokens: elsewhere each event is looked at and dropped.
     runtime = _runtime(memo)
     if runtime.caches is not None:
-        raw = event["object"]
-        runtime.caches.workloads.observe(event.get("type"), {**raw, "kind": raw.get("kind") or body.get("kind")})
+        # Watch events carry their kind, and Kopf gives it to the objects of its listings too.
+        runtime.caches.workloads.observe(event.get("type"), event["object"])
     pod_spec = body.spec.get("template", {}).get("spec", {})
     runtime.kicks.kick_readers(body.metadata.namespace or "", reconcile.referenced_secrets(pod_spec))
 

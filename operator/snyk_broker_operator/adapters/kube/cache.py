@@ -79,11 +79,8 @@ class NamespacedCache:
         self._listed_at: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _kept(self, namespace: str) -> dict[str, tuple[int, Body | None]] | None:
-        return self._entries.get(namespace)
-
     def _put(self, namespace: str, key: str, rv: int, body: Body | None) -> None:
-        entries = self._kept(namespace)
+        entries = self._entries.get(namespace)
         if entries is None:
             return  # nobody reads this namespace
         current = entries.get(key)
@@ -105,7 +102,7 @@ class NamespacedCache:
 
     def deleted(self, namespace: str, key: str) -> None:
         """The operator deleted it (or found it gone): absent from now on, until a newer version shows up."""
-        entries = self._kept(namespace)
+        entries = self._entries.get(namespace)
         if entries is None:
             return
         current = entries.get(key)
